@@ -1,0 +1,23 @@
+# infocam: rebuilds the tables of Qin, Kim & Gedeon's softmax/infoCAM papers from raw data.
+# Usage: snakemake results/table1.csv          (offline default, config/config.yaml)
+#        snakemake --configfile config/paper.yaml results/table1.csv
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/train.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/tables.smk"
+
+
+rule all:
+    input:
+        ALL_TABLES,
+    default_target: True

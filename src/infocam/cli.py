@@ -1,0 +1,187 @@
+"""The `infocam` command line: one verb per pipeline step, each a thin call into a module."""
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class UserError(Exception):
+    """Bad input from the user: reported as one line, exit status 1."""
+
+
+def _synthesize(args):
+    from infocam.data.synthetic import write_cub_archive, write_tiny_archive
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    common = dict(n_classes=args.n_classes, train_per_class=args.train_per_class, seed=args.seed)
+    if args.format == "cub":
+        md5 = write_cub_archive(args.out, test_per_class=args.heldout_per_class, **common)
+    else:
+        md5 = write_tiny_archive(args.out, val_per_class=args.heldout_per_class, **common)
+    print(f"wrote {args.out} (md5 {md5})")
+
+
+def _add_synthesize(sub):
+    p = sub.add_parser("synthesize", help="write an offline dataset archive in a native format")
+    p.add_argument("--format", choices=["cub", "tiny"], required=True)
+    p.add_argument("--out", type=Path, required=True, help="archive path (.tgz for cub, .zip for tiny)")
+    p.add_argument("--n-classes", type=int, required=True)
+    p.add_argument("--train-per-class", type=int, required=True)
+    p.add_argument("--heldout-per-class", type=int, required=True, help="CUB test list / Tiny val images per class")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_synthesize)
+
+
+def _parse_expected(pairs):
+    expected = {}
+    for pair in pairs or []:
+        key, _, value = pair.partition("=")
+        if not value.isdigit():
+            raise UserError(f"--expect {pair!r}: expected KEY=COUNT")
+        expected[key] = int(value)
+    return expected or None
+
+
+def _prepare(args):
+    from infocam.data.prepare import prepare_dataset
+
+    md5 = args.md5 or args.md5_file.read_text().split()[0]
+    prepare_dataset(args.archive, args.format, md5, args.out, expected=_parse_expected(args.expect))
+    print(f"prepared {args.out}")
+
+
+def _add_prepare(sub):
+    p = sub.add_parser("prepare", help="checksum, extract, parse, validate and split an archive")
+    p.add_argument("--format", choices=["cub", "tiny"], required=True)
+    p.add_argument("--archive", type=Path, required=True)
+    checksum = p.add_mutually_exclusive_group(required=True)
+    checksum.add_argument("--md5", help="expected md5 of the archive")
+    checksum.add_argument("--md5-file", type=Path, help="file whose first word is the expected md5")
+    p.add_argument("--expect", action="append", metavar="KEY=COUNT", help="expected count, e.g. images=11788")
+    p.add_argument("--out", type=Path, required=True, help="prepared dataset directory")
+    p.set_defaults(func=_prepare)
+
+
+def _train(args):
+    from infocam.train import TrainSettings, train_cell
+
+    fields = TrainSettings.__dataclass_fields__
+    settings = TrainSettings(**{name: getattr(args, name) for name in fields})
+    train_cell(args.data, args.checkpoint, args.history, settings, resume_path=args.resume)
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train one grid cell, keeping the best-by-val checkpoint")
+    p.add_argument("--data", type=Path, required=True, help="prepared dataset directory")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--history", type=Path, required=True)
+    p.add_argument("--resume", type=Path, help="resumable state, written every epoch, removed at the end")
+    p.add_argument("--backbone", choices=["vgg16", "resnet50"], required=True)
+    p.add_argument("--adl", action="store_true")
+    p.add_argument("--loss", choices=["softmax", "pc_softmax"], default="softmax")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--pretrained", action="store_true")
+    p.add_argument("--adl-drop-rate", type=float, default=0.75)
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--lr", type=float, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--lr-step", type=int, required=True)
+    p.add_argument("--lr-gamma", type=float, default=0.1)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--nesterov", action="store_true")
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--classifier-lr-mult", type=float, default=10.0)
+    p.add_argument("--resize", type=int, required=True)
+    p.add_argument("--crop", type=int, required=True)
+    _add_device_args(p)
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--amp", action="store_true", help="mixed precision (float16 on CUDA, bfloat16 on CPU)")
+    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--cache-images", action="store_true")
+    p.set_defaults(func=_train)
+
+
+def _add_device_args(p):
+    p.add_argument("--device", choices=["cpu", "cuda", "auto"], default="cpu")
+    p.add_argument("--threads", type=int, default=1)
+
+
+def _evaluate(args):
+    from infocam.evaluate import evaluate_cell
+
+    evaluate_cell(
+        args.data, args.checkpoint, args.per_image, args.summary, dataset=args.dataset, region=args.region,
+        resize=args.resize, crop=args.crop, batch_size=args.batch_size, device=args.device, threads=args.threads,
+        max_box_acc=args.max_box_acc,
+    )
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="CAM variants, boxes and accuracies of one checkpoint on the test split")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--dataset", required=True, help="dataset name recorded in the summary")
+    p.add_argument("--region", type=int, required=True, help="infoCAM region size R")
+    p.add_argument("--resize", type=int, required=True)
+    p.add_argument("--crop", type=int, required=True)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-box-acc", action="store_true", help="also MaxBoxAcc and MaxBoxAccV2")
+    _add_device_args(p)
+    p.add_argument("--per-image", type=Path, required=True)
+    p.add_argument("--summary", type=Path, required=True)
+    p.set_defaults(func=_evaluate)
+
+
+def _table(args):
+    from infocam.tables import write_table
+
+    table = write_table(args.table, args.summaries, args.published, args.csv, args.md)
+    print(table.to_string(index=False))
+
+
+def _add_table(sub):
+    p = sub.add_parser("table", help="a paper table (tidy csv + markdown) from evaluation summaries")
+    p.add_argument("--table", choices=["table1", "table3", "table4", "table5"], required=True)
+    p.add_argument("--published", type=Path, required=True)
+    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--md", type=Path, required=True)
+    p.add_argument("summaries", type=Path, nargs="+")
+    p.set_defaults(func=_table)
+
+
+def _localize_eval(args):
+    from infocam.localize import localize_eval_files
+
+    localize_eval_files(args.cams, args.images, args.boxes, args.out)
+
+
+def _add_localize_eval(sub):
+    p = sub.add_parser("localize-eval", help="score maps -> boxes -> MaxBoxAcc (fixture format)")
+    p.add_argument("--cams", type=Path, required=True, help="npz of raw score maps keyed by image_id")
+    p.add_argument("--images", type=Path, required=True, help="csv: image_id,width,height")
+    p.add_argument("--boxes", type=Path, required=True, help="csv: image_id,x0,y0,x1,y1")
+    p.add_argument("--out", type=Path, required=True, help="result json")
+    p.set_defaults(func=_localize_eval)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="infocam", description=__doc__)
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for add_verb in (_add_synthesize, _add_prepare, _add_train, _add_evaluate, _add_table, _add_localize_eval):
+        add_verb(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except (UserError, FileNotFoundError, ValueError) as err:
+        print(f"infocam {args.verb}: error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

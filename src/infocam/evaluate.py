@@ -1,0 +1,135 @@
+"""Evaluating one trained cell: one forward pass per test image gives every CAM variant.
+
+Localisation follows the field's reference conventions (REFERENCE.md §5): GT-known Loc is
+the share of test images whose box at tau = 0.2 has IoU >= 0.5 with a GT box; Top-1 Loc
+also needs the top-1 class to be right. Both are hits / images over the whole test split.
+"""
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from infocam.cam import compute_cams
+from infocam.data.images import PreparedImages, load_boxes, test_transform
+from infocam.localize import BoxEvaluator, boxes_to_canvas
+from infocam.provenance import code_version, file_md5
+from infocam.train import autocast_context, resolve_device, to_device, load_checkpoint_model
+
+METHODS = ["cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only"]
+IOU_HIT = 0.5
+
+
+def gt_boxes_on_canvas(boxes, row, resize, crop):
+    """GT boxes of one image mapped onto the 224 evaluation canvas through the test transform."""
+    if resize == crop:
+        return boxes_to_canvas(boxes, row.width, row.height)
+    return boxes_to_canvas(boxes, row.width, row.height, resize=resize, crop=crop)
+
+
+@torch.no_grad()
+def predict_batches(model, loader, device, region, amp=False):
+    """Yield (indices, labels, top5, cams) per batch, cams as {method: (B, h, w) float64 array}."""
+    weight = model.classifier.weight.detach().float()
+    for images, labels, indices in loader:
+        images = to_device(images, device, channels_last=False)
+        with autocast_context(device, amp):
+            features, logits = model.features_and_logits(images)
+        features, logits = features.float(), logits.float()
+        cams = compute_cams(features, weight, logits, labels.to(device), region)
+        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy()
+        yield indices.numpy(), labels.numpy(), top5, {m: cams[m].cpu().double().numpy() for m in METHODS}
+
+
+def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, *, dataset, region, resize, crop,
+                  batch_size=64, device="cpu", threads=1, max_box_acc=True):
+    """Evaluate one checkpoint on the test split; write per_image.csv.gz and summary.json."""
+    started = time.time()
+    torch.set_num_threads(threads)
+    device = resolve_device(device)
+    model, checkpoint = load_checkpoint_model(checkpoint_path, device)
+    test_set = PreparedImages(prepared_dir, "test", test_transform(resize, crop))
+    boxes = load_boxes(prepared_dir)
+    evaluators = {m: BoxEvaluator(max_box_acc=max_box_acc) for m in METHODS}
+    loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0)
+
+    records = []
+    for indices, labels, top5, cams in tqdm(predict_batches(model, loader, device, region), total=len(loader),
+                                             desc="evaluate", unit="batch", mininterval=5):
+        for i, index in enumerate(indices):
+            row = test_set.frame.iloc[index]
+            gt = gt_boxes_on_canvas(boxes[str(row.image_id)], row, resize, crop)
+            record = {"image_id": row.image_id, "label": int(labels[i]), "pred_top1": int(top5[i, 0]),
+                      "top5": " ".join(map(str, top5[i]))}
+            record["correct_top1"] = record["pred_top1"] == record["label"]
+            record["correct_top5"] = record["label"] in top5[i]
+            for method in METHODS:
+                result = evaluators[method].add(cams[method][i], gt)
+                for name, value in zip(("x0", "y0", "x1", "y1"), result["box"]):
+                    record[f"{method}_{name}"] = int(value)
+                record[f"{method}_iou"] = round(float(result["iou"]), 6)
+            records.append(record)
+
+    frame = pd.DataFrame.from_records(records)
+    summary = summarize(frame, evaluators, max_box_acc)
+    summary.update(
+        dataset=dataset,
+        cell={key: checkpoint["settings"][key] for key in ("backbone", "adl", "loss", "seed")},
+        region=region,
+        checkpoint_epoch=checkpoint["epoch"],
+        val_top1=checkpoint["val_top1"],
+        provenance={
+            "code_version": code_version(),
+            "checkpoint": str(checkpoint_path),
+            "checkpoint_md5": file_md5(checkpoint_path),
+            "host": socket.gethostname(),
+            "device": str(device),
+            "torch": torch.__version__,
+            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        },
+    )
+    write_atomic(per_image_path, lambda tmp: frame.to_csv(tmp, index=False, compression="gzip"))
+    write_atomic(summary_path, lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1) + "\n"))
+    return summary
+
+
+def summarize(frame, evaluators, max_box_acc):
+    """Aggregate the per-image records: hits / images, in percent."""
+    summary = {
+        "n_test": len(frame),
+        "top1_cls": 100.0 * frame["correct_top1"].mean(),
+        "top5_cls": 100.0 * frame["correct_top5"].mean(),
+        "methods": {},
+    }
+    for method, evaluator in evaluators.items():
+        hit = frame[f"{method}_iou"] >= IOU_HIT
+        metrics = {
+            "gt_loc": 100.0 * hit.mean(),
+            "top1_loc": 100.0 * (hit & frame["correct_top1"]).mean(),
+        }
+        if max_box_acc:
+            results = evaluator.results()
+            metrics["maxboxacc"] = results["maxboxacc_v1_iou50"]
+            metrics["maxboxacc_v2"] = results["maxboxacc_v2_mean"]
+        summary["methods"][method] = metrics
+    return summary
+
+
+def write_atomic(path, write):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()

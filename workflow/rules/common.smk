@@ -1,0 +1,125 @@
+import re
+import sys
+
+from infocam.config import ConfigError, validate_config
+
+try:
+    validate_config(config)
+except ConfigError as err:
+    sys.exit(f"infocam: {err}")
+
+
+CONDA_ENV = "../../envs/infocam.yaml"
+DATASETS = config["datasets"]
+GRID = config["grid"]
+USES_GPU = 0 if config["device"] == "cpu" else 1
+TRAINING = config["training"]
+MODEL = config["model"]
+EVALUATION = config["evaluation"]
+CELL = "{backbone}-{adl}-{loss}-s{seed}"
+
+
+def _alternatives(names):
+    return "|".join(re.escape(name) for name in names)
+
+
+wildcard_constraints:
+    dataset=_alternatives(DATASETS),
+    backbone="vgg16|resnet50",
+    adl="adl|noadl",
+    loss="softmax|pc_softmax",
+    seed=r"\d+",
+
+
+def cells(losses=None):
+    """Cell names {backbone}-{adl|noadl}-{loss}-s{seed} of the configured grid."""
+    return [
+        f"{backbone}-{'adl' if adl else 'noadl'}-{loss}-s{seed}"
+        for backbone in GRID["backbones"]
+        for adl in GRID["adl"]
+        for loss in losses or GRID["losses"]
+        for seed in GRID["seeds"]
+    ]
+
+
+def summaries(datasets, losses=("softmax",)):
+    return [
+        f"results/eval/{dataset}/{cell}/summary.json"
+        for dataset in datasets
+        for cell in cells([l for l in losses if l in GRID["losses"]])
+    ]
+
+
+def raw_archive(dataset):
+    spec = DATASETS[dataset]
+    if spec["source"] == "local":
+        return spec["path"]
+    return f"data/raw/{dataset}/{spec['archive']}"
+
+
+def dataset_setting(key):
+    return lambda wildcards: DATASETS[wildcards.dataset][key]
+
+
+def checksum_options(wildcards, input):
+    spec = DATASETS[wildcards.dataset]
+    if spec["source"] == "synthetic":
+        return f"--md5-file {input.archive}.md5"
+    return f"--md5 {spec['md5']}"
+
+
+def expected_options(wildcards):
+    expected = DATASETS[wildcards.dataset].get("expected") or {}
+    return " ".join(f"--expect {key}={value}" for key, value in expected.items())
+
+
+def flag(name, on):
+    return f"--{name}" if on else ""
+
+
+def train_options(wildcards):
+    """Hyperparameters of one cell as `infocam train` options (params, so changes trigger a rerun)."""
+    dataset = DATASETS[wildcards.dataset]
+    hyper = dataset["hyper"][wildcards.backbone]
+    options = [
+        f"--backbone {wildcards.backbone} --loss {wildcards.loss} --seed {wildcards.seed}",
+        flag("adl", wildcards.adl == "adl"),
+        f"--width {MODEL['width']} --adl-drop-rate {MODEL['adl_drop_rate']}",
+        flag("pretrained", MODEL["pretrained"]),
+        f"--epochs {TRAINING['epochs']} --lr {hyper['lr']} --batch-size {hyper['batch_size']}",
+        f"--lr-step {TRAINING['lr_step']} --lr-gamma {TRAINING['lr_gamma']}",
+        f"--momentum {TRAINING['momentum']} --weight-decay {TRAINING['weight_decay']}",
+        flag("nesterov", TRAINING["nesterov"]),
+        f"--classifier-lr-mult {TRAINING['classifier_lr_mult']}",
+        f"--resize {dataset['resize']} --crop {dataset['crop']}",
+        f"--device {config['device']} --num-workers {TRAINING['num_workers']}",
+        flag("amp", TRAINING["amp"]),
+        flag("channels-last", TRAINING["channels_last"]),
+        flag("cache-images", TRAINING["cache_images"]),
+    ]
+    return " ".join(option for option in options if option)
+
+
+def evaluate_options(wildcards):
+    dataset = DATASETS[wildcards.dataset]
+    options = [
+        f"--dataset {wildcards.dataset} --region {dataset['region'][wildcards.backbone]}",
+        f"--resize {dataset['resize']} --crop {dataset['crop']}",
+        f"--batch-size {EVALUATION['batch_size']} --device {config['device']}",
+        flag("max-box-acc", EVALUATION["max_box_acc"]),
+    ]
+    return " ".join(option for option in options if option)
+
+
+TABLE_DATASETS = {
+    "table1": list(DATASETS),
+    "table3": [d for d in DATASETS if d == "cub"],
+    "table4": [d for d in DATASETS if d == "tiny"],
+    "table5": list(DATASETS),
+}
+ALL_TABLES = [
+    f"results/{table}.{ext}"
+    for table, datasets in TABLE_DATASETS.items()
+    if datasets
+    for ext in ("csv", "md")
+]

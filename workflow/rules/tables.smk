@@ -1,0 +1,22 @@
+rule table:
+    input:
+        summaries=lambda wildcards: summaries(TABLE_DATASETS[wildcards.table]),
+        published="config/published.yaml",
+    output:
+        csv="results/{table}.csv",
+        md="results/{table}.md",
+    wildcard_constraints:
+        table="table1|table3|table4|table5",
+    log:
+        "logs/tables/{table}.log",
+    benchmark:
+        "results/benchmarks/tables/{table}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam table --table {wildcards.table} --published {input.published}"
+        " --csv {output.csv} --md {output.md} {input.summaries} > {log} 2>&1"
