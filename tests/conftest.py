@@ -1,0 +1,10 @@
+"""Shared test set-up: the venv's commands (snakemake, infocam) come first on PATH."""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]

@@ -1,0 +1,64 @@
+"""The config schema: shipped configs pass, a broken one names its key."""
+
+import copy
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import SNAKEMAKE
+from infocam.config import ConfigError, load_config, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def default_config():
+    return load_config(ROOT / "config" / "config.yaml")
+
+
+def test_shipped_configs_validate():
+    for name in ("config.yaml", "paper.yaml"):
+        config = load_config(ROOT / "config" / name)
+        assert set(config["datasets"]) == {"cub", "tiny"}
+
+
+def test_paper_config_holds_the_papers_settings():
+    config = load_config(ROOT / "config" / "paper.yaml")
+    assert config["training"]["epochs"] == 200 and config["training"]["lr_step"] == 60
+    assert config["datasets"]["cub"]["region"] == {"vgg16": 5, "resnet50": 4}
+    assert config["datasets"]["tiny"]["region"] == {"vgg16": 3, "resnet50": 3}
+    assert config["datasets"]["cub"]["md5"] == "97eceeb196236b17998738112f37df78"
+
+
+@pytest.mark.parametrize(
+    "edit, key",
+    [
+        (lambda c: c["datasets"]["cub"].update(crop=-3), "datasets.cub.crop"),
+        (lambda c: c["training"].update(epochs="many"), "training.epochs"),
+        (lambda c: c["grid"].update(backbones=["alexnet"]), "grid.backbones.0"),
+        (lambda c: c["model"].update(widht=0.5), "model"),
+        (lambda c: c["datasets"]["tiny"].update(crop=999), "datasets.tiny.crop"),
+        (lambda c: c["datasets"]["tiny"].update(source="url"), "datasets.tiny.url"),
+    ],
+)
+def test_broken_config_names_the_key(default_config, edit, key):
+    config = copy.deepcopy(default_config)
+    edit(config)
+    with pytest.raises(ConfigError) as error:
+        validate_config(config)
+    message = str(error.value)
+    assert f"'{key}'" in message and "\n" not in message
+
+
+def test_snakemake_reports_a_bad_config_in_one_line(tmp_path, default_config):
+    config = copy.deepcopy(default_config)
+    config["datasets"]["cub"]["region"]["vgg16"] = 0
+    configfile = tmp_path / "bad.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    result = subprocess.run(
+        [*SNAKEMAKE, "-n", "--configfile", str(configfile)], cwd=ROOT, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "config key 'datasets.cub.region.vgg16'" in result.stderr
