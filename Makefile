@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
+# Rules call the `infocam` command: the venv comes first on PATH for everything make runs.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: tables test lint lock clean-results
 

@@ -1,3 +1,4 @@
+import os
 import re
 import sys
 
@@ -10,6 +11,7 @@ except ConfigError as err:
 
 
 CONDA_ENV = "../../envs/infocam.yaml"
+PUBLISHED = os.path.join(workflow.basedir, "config", "published.yaml")
 DATASETS = config["datasets"]
 GRID = config["grid"]
 USES_GPU = 0 if config["device"] == "cpu" else 1

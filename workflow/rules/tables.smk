@@ -1,7 +1,7 @@
 rule table:
     input:
         summaries=lambda wildcards: summaries(TABLE_DATASETS[wildcards.table]),
-        published="config/published.yaml",
+        published=PUBLISHED,
     output:
         csv="results/{table}.csv",
         md="results/{table}.md",
