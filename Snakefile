@@ -2,6 +2,8 @@
 # Usage: snakemake results/table1.csv          (offline default, config/config.yaml)
 #        snakemake --configfile config/paper.yaml results/table1.csv
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -11,7 +13,7 @@ min_version("9.0")
 # into it, so a config never inherits datasets or keys it does not list.
 if not workflow.overwrite_configfiles:
 
-    configfile: "config/config.yaml"
+    configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 include: "workflow/rules/common.smk"

@@ -24,7 +24,7 @@ def test_lint_is_clean():
 def test_default_config_plans_the_full_grid(tmp_path):
     result = snakemake("-n", "--cores", "2", "--quiet", "rules", workdir=tmp_path)
     assert result.returncode == 0, result.stderr
-    counts = dict(line.split()[:2][::-1] for line in result.stdout.splitlines()
+    counts = dict(line.split() for line in result.stdout.splitlines()
                   if len(line.split()) == 2 and line.split()[1].isdigit())
     assert counts["train"] == "8" and counts["evaluate"] == "8"
     assert counts["synthesize_archive"] == "2" and counts["prepare_dataset"] == "2" and counts["table"] == "4"
