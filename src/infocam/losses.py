@@ -1,12 +1,13 @@
 """Classification losses: softmax cross-entropy and PC-softmax (REFERENCE.md §1)."""
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 
 def class_priors(labels, num_classes):
     """Training label proportions pi_j."""
-    counts = torch.bincount(torch.as_tensor(labels, dtype=torch.long), minlength=num_classes).double()
+    counts = torch.bincount(torch.tensor(np.asarray(labels), dtype=torch.long), minlength=num_classes).double()
     return (counts / counts.sum()).float()
 
 
