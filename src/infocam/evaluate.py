@@ -64,7 +64,7 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, *
     for indices, labels, top5, cams in tqdm(predict_batches(model, loader, device, region), total=len(loader),
                                              desc="evaluate", unit="batch", mininterval=5):
         for i, index in enumerate(indices):
-            row = test_set.frame.iloc[index]
+            row = test_set.table.iloc[index]
             gt = gt_boxes_on_canvas(boxes[str(row.image_id)], row, resize, crop)
             record = {"image_id": row.image_id, "label": int(labels[i]), "pred_top1": int(top5[i, 0]),
                       "top5": " ".join(map(str, top5[i]))}
