@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from infocam.cam import compute_cams
-from infocam.data.images import PreparedImages, load_boxes, test_transform
+from infocam.data.images import PreparedImages, load_boxes, eval_transform
 from infocam.localize import BoxEvaluator, boxes_to_canvas
 from infocam.provenance import code_version, file_md5
 from infocam.train import autocast_context, resolve_device, to_device, load_checkpoint_model
@@ -55,7 +55,7 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, *
     torch.set_num_threads(threads)
     device = resolve_device(device)
     model, checkpoint = load_checkpoint_model(checkpoint_path, device)
-    test_set = PreparedImages(prepared_dir, "test", test_transform(resize, crop))
+    test_set = PreparedImages(prepared_dir, "test", eval_transform(resize, crop))
     boxes = load_boxes(prepared_dir)
     evaluators = {m: BoxEvaluator(max_box_acc=max_box_acc) for m in METHODS}
     loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0)

@@ -12,7 +12,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from infocam.data.images import PreparedImages, load_classes, test_transform, train_transform
+from infocam.data.images import PreparedImages, load_classes, eval_transform, train_transform
 from infocam.losses import class_priors, classification_loss
 from infocam.models import build_model
 
@@ -182,7 +182,7 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
     seed_everything(settings.seed)
     classes = load_classes(prepared_dir)
     train_set = PreparedImages(prepared_dir, "train", train_transform(settings.resize, settings.crop), settings.cache_images)
-    val_set = PreparedImages(prepared_dir, "val", test_transform(settings.resize, settings.crop), settings.cache_images)
+    val_set = PreparedImages(prepared_dir, "val", eval_transform(settings.resize, settings.crop), settings.cache_images)
     priors = class_priors(train_set.labels, len(classes))
     loss_fn = classification_loss(settings.loss, priors.to(device))
 

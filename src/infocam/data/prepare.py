@@ -1,0 +1,104 @@
+"""Turn a dataset archive into the prepared layout that training and evaluation read.
+
+checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
+
+    images/...                        the extracted images, native relative paths kept
+    train.csv, val.csv, test.csv      image_id,path,label,width,height (path relative to out_dir)
+    boxes.csv                         image_id,x0,y0,x1,y1 (original pixels, corners, one row per box)
+    classes.csv                       label,name
+
+Everything is built in a hidden sibling folder and moved into place at the end, so an
+error never leaves a half-prepared `out_dir` behind. Where the archive came from
+(download, generator, a copy on disk) does not matter here.
+"""
+
+import csv
+import shutil
+from pathlib import Path
+
+from infocam.data import cub, tiny
+from infocam.data.archives import extract_archive, verify_md5
+from infocam.data.errors import DataFormatError
+from infocam.data.records import NativeDataset
+from infocam.data.splits import split_images
+from infocam.data.validate import check_boxes, check_expected_counts, measure_images
+
+READERS = {
+    "cub": (cub.read_cub, cub.MARKER_FILE),
+    "tiny": (tiny.read_tiny, tiny.MARKER_FILE),
+}
+SPLIT_COLUMNS = ["image_id", "path", "label", "width", "height"]
+
+
+def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: dict | None = None) -> None:
+    """Check, extract, validate and split `archive` (format 'cub' or 'tiny') into `out_dir`."""
+    archive, out_dir = Path(archive), Path(out_dir)
+    if fmt not in READERS:
+        raise ValueError(f"unknown dataset format '{fmt}', expected one of: {', '.join(READERS)}")
+    read, marker = READERS[fmt]
+    verify_md5(archive, md5)
+
+    partial = out_dir.parent / f".{out_dir.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        extracted = partial / "extracted"
+        extract_archive(archive, extracted)
+        dataset = read(_dataset_root(extracted, marker, archive.name))
+        check_expected_counts(dataset, expected, archive.name)
+        sizes = measure_images(dataset)
+        check_boxes(dataset, sizes)
+        _move_images(dataset, partial / "images")
+        _write_tables(partial, dataset, sizes)
+        shutil.rmtree(extracted)
+        _replace_folder(partial, out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _dataset_root(extracted: Path, marker: str, archive_name: str) -> Path:
+    """The folder holding `marker`: the archive's top level or one folder down."""
+    candidates = [extracted] + sorted(path for path in extracted.iterdir() if path.is_dir())
+    roots = [folder for folder in candidates if (folder / marker).is_file()]
+    if len(roots) != 1:
+        found = "none" if not roots else ", ".join(root.name for root in roots)
+        raise DataFormatError(
+            f"{archive_name}: expected one {marker} at the top or in a top-level folder, found {found}"
+        )
+    return roots[0]
+
+
+def _move_images(dataset: NativeDataset, images_dir: Path) -> None:
+    """Move the top-level folders that hold the listed images to images_dir (a rename, no copying)."""
+    images_dir.mkdir()
+    for top in sorted({record.path.split("/")[0] for record in dataset.images}):
+        (dataset.image_root / top).rename(images_dir / top)
+
+
+def _write_tables(folder: Path, dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> None:
+    for split, records in split_images(dataset.images).items():
+        rows = [
+            [record.image_id, f"images/{record.path}", record.label, *sizes[record.image_id]] for record in records
+        ]
+        _write_csv(folder / f"{split}.csv", SPLIT_COLUMNS, rows)
+    box_rows = [[box.image_id, *(repr(float(v)) for v in (box.x0, box.y0, box.x1, box.y1))] for box in dataset.boxes]
+    _write_csv(folder / "boxes.csv", ["image_id", "x0", "y0", "x1", "y1"], box_rows)
+    _write_csv(folder / "classes.csv", ["label", "name"], list(enumerate(dataset.classes)))
+
+
+def _write_csv(path: Path, header: list[str], rows: list) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put `new` at `target`, replacing an existing folder there."""
+    old = target.parent / f".{target.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

@@ -1,0 +1,87 @@
+"""Reading a prepared folder for torch: split tables, boxes, classes, the Dataset and transforms."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from infocam.data import images, prepare_dataset
+from infocam.data.errors import DataFormatError
+from infocam.data.synthetic import write_cub_archive
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    archive = folder / "cub.tgz"
+    md5 = write_cub_archive(archive, n_classes=2, train_per_class=3, test_per_class=4, seed=3, min_size=40, max_size=56)
+    prepare_dataset(archive, "cub", md5, folder / "cub")
+    return folder / "cub"
+
+
+def test_load_split_reads_ids_as_strings(prepared):
+    table = images.load_split(prepared, "val")
+    assert len(table) == 4 and table["image_id"].map(type).eq(str).all()
+    assert table["label"].tolist() == sorted(table["label"].tolist())
+    with pytest.raises(ValueError, match="unknown split 'dev'"):
+        images.load_split(prepared, "dev")
+
+
+def test_load_boxes_groups_rows_by_image(tmp_path):
+    (tmp_path / "boxes.csv").write_text("image_id,x0,y0,x1,y1\n7,1,2,3,4\n8,0,0,5,5\n7,10,10,20,30.5\n")
+    boxes = images.load_boxes(tmp_path)
+    assert set(boxes) == {"7", "8"}
+    assert boxes["7"].dtype == float and boxes["7"].shape == (2, 4)
+    np.testing.assert_array_equal(boxes["7"], [[1, 2, 3, 4], [10, 10, 20, 30.5]])
+
+
+def test_load_classes_and_bad_tables(prepared, tmp_path):
+    assert images.load_classes(prepared) == ["001.Red_headed_Orange_eyed_Bird", "002.Orange_headed_Yellow_eyed_Bird"]
+    (tmp_path / "classes.csv").write_text("label,name\n1,a\n0,b\n")
+    with pytest.raises(DataFormatError, match="classes.csv: labels must be 0, 1, 2"):
+        images.load_classes(tmp_path)
+    (tmp_path / "boxes.csv").write_text("image_id,x0,y0\n1,2,3\n")
+    with pytest.raises(DataFormatError, match="boxes.csv: missing columns x1, y1"):
+        images.load_boxes(tmp_path)
+    with pytest.raises(FileNotFoundError, match="train.csv"):
+        images.load_split(tmp_path, "train")
+
+
+def test_dataset_items_match_the_table(prepared):
+    dataset = images.PreparedImages(prepared, "test")
+    table = images.load_split(prepared, "test")
+    assert len(dataset) == len(table) == 4
+    tensor, label, index = dataset[1]
+    assert (label, index) == (int(table["label"].iat[1]), 1)
+    assert tensor.shape == (3, int(table["height"].iat[1]), int(table["width"].iat[1]))
+    assert 0.0 <= tensor.min() and tensor.max() <= 1.0
+
+
+def test_cache_keeps_decoded_images(prepared):
+    dataset = images.PreparedImages(prepared, "train", cache=True)
+    first = dataset[0][0]
+    (prepared / dataset.table["path"].iat[0]).rename(prepared / "moved.jpg")
+    try:
+        torch.testing.assert_close(dataset[0][0], first)
+    finally:
+        (prepared / "moved.jpg").rename(prepared / dataset.table["path"].iat[0])
+
+
+def test_transforms_give_the_crop_size_and_imagenet_normalisation(prepared):
+    train = images.PreparedImages(prepared, "train", images.train_transform(40, 32))
+    test = images.PreparedImages(prepared, "test", images.eval_transform(40, 32))
+    assert train[0][0].shape == test[0][0].shape == (3, 32, 32)
+
+    white = Image.new("RGB", (50, 30), (255, 255, 255))
+    normalised = images.eval_transform(40, 32)(white)
+    expected = (1 - torch.tensor(images.IMAGENET_MEAN)) / torch.tensor(images.IMAGENET_STD)
+    torch.testing.assert_close(normalised[:, 0, 0], expected)
+
+
+def test_train_transform_is_random_and_test_transform_is_not():
+    gradient = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 4, (64, 1, 3))
+    image = Image.fromarray(gradient)
+    torch.manual_seed(0)
+    train_outputs = {tuple(images.train_transform(64, 48)(image)[0, 0, :3].tolist()) for _ in range(10)}
+    test_outputs = {tuple(images.eval_transform(64, 48)(image)[0, 0, :3].tolist()) for _ in range(3)}
+    assert len(train_outputs) > 1 and len(test_outputs) == 1
