@@ -88,6 +88,7 @@ def _add_train(sub):
     p.add_argument("--batch-size", type=int, required=True)
     p.add_argument("--lr-step", type=int, required=True)
     p.add_argument("--lr-gamma", type=float, default=0.1)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="sgd")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--nesterov", action="store_true")
     p.add_argument("--weight-decay", type=float, default=1e-4)

@@ -89,6 +89,7 @@ def train_options(wildcards):
         f"--width {MODEL['width']} --adl-drop-rate {MODEL['adl_drop_rate']}",
         flag("pretrained", MODEL["pretrained"]),
         f"--epochs {TRAINING['epochs']} --lr {hyper['lr']} --batch-size {hyper['batch_size']}",
+        f"--optimizer {TRAINING['optimizer']}",
         f"--lr-step {TRAINING['lr_step']} --lr-gamma {TRAINING['lr_gamma']}",
         f"--momentum {TRAINING['momentum']} --weight-decay {TRAINING['weight_decay']}",
         flag("nesterov", TRAINING["nesterov"]),
