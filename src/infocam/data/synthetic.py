@@ -75,11 +75,20 @@ def class_name(label: int) -> str:
     return f"{outer.capitalize()}_headed_{inner.capitalize()}_eyed_Bird"
 
 
-def draw_specimen(rng: np.random.Generator, width: int, height: int, label: int, body_cue: float = 0.5) -> Specimen:
-    """One RGB image of class `label` with its object box and head box."""
+CUB_BODY_SPAN = (0.45, 0.75)
+# Tiny-ImageNet objects fill most of their 64x64 frame, which its 4x4 class maps need.
+TINY_BODY_SPAN = (0.65, 0.9)
+
+
+def draw_specimen(rng: np.random.Generator, width: int, height: int, label: int, body_cue: float = 0.5,
+                  body_span: tuple[float, float] = CUB_BODY_SPAN) -> Specimen:
+    """One RGB image of class `label` with its object box and head box.
+
+    The body's length is a uniform share of the image side drawn from `body_span`.
+    """
     image = Image.fromarray(_gradient(rng, width, height))
     _draw_distractors(rng, image, min(width, height))
-    body, head = _object_masks(rng, width, height)
+    body, head = _object_masks(rng, width, height, body_span)
     pixels = np.array(image)
     pixels[body] = _body_texture(rng, width, height, label, body_cue)[body]
     image = Image.fromarray(pixels)
@@ -169,7 +178,7 @@ def write_tiny_archive(
             archive.add_folder(f"{folder}/images/")
             lines = []
             for k in range(train_per_class):
-                specimen = draw_specimen(rng, size, size, label, body_cue)
+                specimen = draw_specimen(rng, size, size, label, body_cue, TINY_BODY_SPAN)
                 archive.add_file(f"{folder}/images/{wnid}_{k}.JPEG", _jpeg(specimen.image))
                 lines.append(f"{wnid}_{k}.JPEG\t" + "\t".join(str(v) for v in specimen.box))
             archive.add_text(f"{folder}/{wnid}_boxes.txt", lines)
@@ -177,14 +186,14 @@ def write_tiny_archive(
         archive.add_folder(f"{top}/val/images/")
         lines = []
         for k, label in enumerate(rng.permutation(np.repeat(np.arange(n_classes), val_per_class))):
-            specimen = draw_specimen(rng, size, size, int(label), body_cue)
+            specimen = draw_specimen(rng, size, size, int(label), body_cue, TINY_BODY_SPAN)
             archive.add_file(f"{top}/val/images/val_{k}.JPEG", _jpeg(specimen.image))
             lines.append(f"val_{k}.JPEG\t{wnids[label]}\t" + "\t".join(str(v) for v in specimen.box))
         archive.add_text(f"{top}/val/val_annotations.txt", lines)
         archive.add_folder(f"{top}/test/")
         archive.add_folder(f"{top}/test/images/")
         for k in range(test_images):
-            specimen = draw_specimen(rng, size, size, int(rng.integers(n_classes)), body_cue)
+            specimen = draw_specimen(rng, size, size, int(rng.integers(n_classes)), body_cue, TINY_BODY_SPAN)
             archive.add_file(f"{top}/test/images/test_{k}.JPEG", _jpeg(specimen.image))
     return _write_md5(Path(path))
 
@@ -253,20 +262,21 @@ def _patch(rng: np.random.Generator, size: int) -> np.ndarray:
     return np.where(pick[..., None], first, second).astype(np.uint8)
 
 
-def _object_masks(rng: np.random.Generator, width: int, height: int) -> tuple[np.ndarray, tuple[float, float, float]]:
-    """Body mask and head disc (cx, cy, r): the body spans 45-75% of the image side along
-    its axis, the head sits on one end, and the whole object lies inside the image."""
+def _object_masks(rng: np.random.Generator, width: int, height: int,
+                  span: tuple[float, float]) -> tuple[np.ndarray, tuple[float, float, float]]:
+    """Body mask and head disc (cx, cy, r): the body spans a share `span` of the image side
+    along its axis, the head sits on one end, and the whole object lies inside the image."""
     radius = min(width, height) * rng.uniform(0.075, 0.095)
     protrusion = 1.6 * radius  # how far the head reaches past the end of the body
     horizontal = bool(rng.integers(2))
     along_size, across_size = (width, height) if horizontal else (height, width)
-    length = min(rng.uniform(0.45, 0.75) * along_size, along_size - protrusion - 3)
+    length = min(rng.uniform(*span) * along_size, along_size - protrusion - 3)
     thickness = min(max(length * rng.uniform(0.45, 0.7), 2.6 * radius), across_size - 3)
     head_last = bool(rng.integers(2))
     lowest = 1 + (0 if head_last else protrusion)
     highest = along_size - 2 - length - (protrusion if head_last else 0)
-    start = rng.uniform(lowest, highest)
-    middle = rng.uniform(1 + thickness / 2, across_size - 2 - thickness / 2)
+    start = rng.uniform(lowest, max(lowest, highest))  # max: rounding when length is capped
+    middle = rng.uniform(1 + thickness / 2, max(1 + thickness / 2, across_size - 2 - thickness / 2))
     head_along = start + length + 0.6 * radius if head_last else start - 0.6 * radius
     head_across = middle + rng.uniform(-0.1, 0.1) * thickness
     corners = (start, middle - thickness / 2, start + length, middle + thickness / 2)
