@@ -1,5 +1,6 @@
 """Loading and validating the workflow configuration against its JSON schema."""
 
+import os
 from pathlib import Path
 
 import jsonschema
@@ -35,8 +36,12 @@ def _check_dataset(name, dataset):
     needs = {"synthetic": "synthetic", "url": "url", "local": "path"}[dataset["source"]]
     if needs not in dataset:
         raise ConfigError(f"config key '{key}.{needs}': required when source is '{dataset['source']}'")
-    if dataset["source"] != "synthetic" and not dataset.get("md5"):
-        raise ConfigError(f"config key '{key}.md5': required when source is '{dataset['source']}'")
+    # An extracted copy (source local, path a folder) is read as it is: there is no archive to checksum.
+    extracted_copy = dataset["source"] == "local" and os.path.isdir(dataset["path"])
+    if dataset["source"] != "synthetic" and not extracted_copy and not dataset.get("md5"):
+        local = "path is an archive (a folder holding an extracted copy needs none)"
+        when = "source is 'url'" if dataset["source"] == "url" else local
+        raise ConfigError(f"config key '{key}.md5': required when {when}")
 
 
 def load_config(path):

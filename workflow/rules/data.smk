@@ -1,8 +1,13 @@
+from infocam.data.mnist import MNIST_FILES
+
 SYNTHETIC = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
 DOWNLOADED = [name for name, spec in DATASETS.items() if spec["source"] == "url"]
 
+
+# Downloads run on the machine Snakemake runs on (a cluster's login node), not on compute nodes.
 localrules:
     download_archive,
+    download_mnist,
 
 
 rule synthesize_archive:
@@ -52,17 +57,37 @@ rule download_archive:
         mem_mb=1000,
         runtime=120,
     shell:
-        "infocam download --url {params.url} --md5 {params.md5} --out {output} > {log} 2>&1"
+        "infocam download --url {params.url} --md5 {params.md5} --out {output} --dataset {wildcards.dataset}"
+        " 2>&1 | tee {log}"
+
+
+rule download_mnist:
+    output:
+        expand("data/raw/mnist/{name}", name=MNIST_FILES),
+    params:
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+    log:
+        "logs/download/mnist.log",
+    benchmark:
+        "results/benchmarks/download/mnist.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=30,
+    shell:
+        "infocam download-mnist --out {params.folder} 2>&1 | tee {log}"
 
 
 rule prepare_dataset:
     input:
-        archive=lambda wildcards: raw_archive(wildcards.dataset),
+        archive=lambda wildcards: raw_archive(wildcards.dataset),  # or an extracted copy (a folder)
     output:
         directory("data/prepared/{dataset}"),
     params:
         fmt=dataset_setting("format"),
-        checksum=checksum_options,
+        source=prepare_source_options,
         expected=expected_options,
     log:
         "logs/prepare/{dataset}.log",
@@ -75,5 +100,5 @@ rule prepare_dataset:
         mem_mb=4000,
         runtime=60,
     shell:
-        "infocam prepare --format {params.fmt} --archive {input.archive} {params.checksum}"
+        "infocam prepare --format {params.fmt} {params.source}"
         " {params.expected} --out {output} > {log} 2>&1"

@@ -10,10 +10,16 @@ checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
 Everything is built in a hidden sibling folder and moved into place at the end, so an
 error never leaves a half-prepared `out_dir` behind. Where the archive came from
 (download, generator, a copy on disk) does not matter here.
+
+prepare_extracted does the same for a copy that is already extracted (a cluster's shared
+dataset folder): no checksum, no extraction, the annotation files are read in place and
+images/ holds symbolic links to the copy's image folders instead of 1 GB of copies.
 """
 
 import csv
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from infocam.data import cub, tiny
@@ -33,47 +39,94 @@ SPLIT_COLUMNS = ["image_id", "path", "label", "width", "height"]
 def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: dict | None = None) -> None:
     """Check, extract, validate and split `archive` (format 'cub' or 'tiny') into `out_dir`."""
     archive, out_dir = Path(archive), Path(out_dir)
+    read, marker = _reader(fmt)
+    verify_md5(archive, md5)
+    with _building(out_dir) as partial:
+        extracted = partial / "extracted"
+        extract_archive(archive, extracted)
+        dataset = read(_dataset_root(extracted, marker, archive.name))
+        _check_and_write(dataset, expected, archive.name, partial, _move_images)
+        shutil.rmtree(extracted)
+
+
+def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | None = None) -> None:
+    """Validate and split an extracted copy in place into `out_dir`, linking to its images.
+
+    `folder` is the dataset's top folder (CUB_200_2011/, tiny-imagenet-200/) or a folder
+    that holds it. The copy must stay where it is: out_dir/images/ points into it.
+    """
+    folder, out_dir = Path(folder).resolve(), Path(out_dir)
+    read, marker = _reader(fmt)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    with _building(out_dir) as partial:
+        dataset = read(_dataset_root(folder, marker, str(folder)))
+        _check_and_write(dataset, expected, str(folder), partial, _link_images)
+
+
+def _reader(fmt: str) -> tuple[Callable[[Path], NativeDataset], str]:
     if fmt not in READERS:
         raise ValueError(f"unknown dataset format '{fmt}', expected one of: {', '.join(READERS)}")
-    read, marker = READERS[fmt]
-    verify_md5(archive, md5)
+    return READERS[fmt]
 
+
+@contextmanager
+def _building(out_dir: Path) -> Iterator[Path]:
+    """A fresh hidden folder beside `out_dir`; it replaces `out_dir` on success and is removed on error."""
     partial = out_dir.parent / f".{out_dir.name}.partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        extracted = partial / "extracted"
-        extract_archive(archive, extracted)
-        dataset = read(_dataset_root(extracted, marker, archive.name))
-        check_expected_counts(dataset, expected, archive.name)
-        sizes = measure_images(dataset)
-        check_boxes(dataset, sizes)
-        _move_images(dataset, partial / "images")
-        _write_tables(partial, dataset, sizes)
-        shutil.rmtree(extracted)
+        yield partial
         _replace_folder(partial, out_dir)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
         raise
 
 
-def _dataset_root(extracted: Path, marker: str, archive_name: str) -> Path:
-    """The folder holding `marker`: the archive's top level or one folder down."""
-    candidates = [extracted] + sorted(path for path in extracted.iterdir() if path.is_dir())
+def _check_and_write(
+    dataset: NativeDataset,
+    expected: dict | None,
+    source: str,
+    folder: Path,
+    place_images: Callable[[NativeDataset, Path], None],
+) -> None:
+    check_expected_counts(dataset, expected, source)
+    sizes = measure_images(dataset)
+    check_boxes(dataset, sizes)
+    place_images(dataset, folder / "images")
+    _write_tables(folder, dataset, sizes)
+
+
+def _dataset_root(top: Path, marker: str, source_name: str) -> Path:
+    """The folder holding `marker`: `top` itself or one of its folders."""
+    candidates = [top] + sorted(path for path in top.iterdir() if path.is_dir())
     roots = [folder for folder in candidates if (folder / marker).is_file()]
     if len(roots) != 1:
         found = "none" if not roots else ", ".join(root.name for root in roots)
         raise DataFormatError(
-            f"{archive_name}: expected one {marker} at the top or in a top-level folder, found {found}"
+            f"{source_name}: expected one {marker} at the top or in a top-level folder, found {found}"
         )
     return roots[0]
 
 
+def _image_folders(dataset: NativeDataset) -> list[str]:
+    """The top-level folders under the image root that hold the listed images."""
+    return sorted({record.path.split("/")[0] for record in dataset.images})
+
+
 def _move_images(dataset: NativeDataset, images_dir: Path) -> None:
-    """Move the top-level folders that hold the listed images to images_dir (a rename, no copying)."""
+    """Move the folders that hold the listed images to images_dir (a rename, no copying)."""
     images_dir.mkdir()
-    for top in sorted({record.path.split("/")[0] for record in dataset.images}):
+    for top in _image_folders(dataset):
         (dataset.image_root / top).rename(images_dir / top)
+
+
+def _link_images(dataset: NativeDataset, images_dir: Path) -> None:
+    """Link images_dir/<folder> to each folder of an extracted copy that holds listed images."""
+    images_dir.mkdir()
+    for top in _image_folders(dataset):
+        (images_dir / top).symlink_to(dataset.image_root / top, target_is_directory=True)
 
 
 def _write_tables(folder: Path, dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> None:

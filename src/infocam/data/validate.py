@@ -45,12 +45,16 @@ def measure_images(dataset: NativeDataset) -> dict[str, tuple[int, int]]:
 
 
 def check_boxes(dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> None:
-    """Every box must be non-empty and lie inside its image: 0 <= x0 < x1 <= width, same for y."""
+    """Every box must have x0 <= x1 and y0 <= y1 and lie inside its image: 0 <= x0, x1 <= width, same for y.
+
+    x0 == x1 is allowed: corners count pixels inclusively (the evaluator adds 1), and real
+    Tiny-ImageNet has one-pixel-wide boxes such as `63 47 63 63` at the right edge.
+    """
     for box in dataset.boxes:
         width, height = sizes[box.image_id]
         corners = f"({box.x0:g}, {box.y0:g}, {box.x1:g}, {box.y1:g})"
-        if not (box.x0 < box.x1 and box.y0 < box.y1):
-            raise DataFormatError(f"{box.where}: box {corners} is empty (x0 >= x1 or y0 >= y1)")
+        if box.x0 > box.x1 or box.y0 > box.y1:
+            raise DataFormatError(f"{box.where}: box {corners} is inverted (x0 > x1 or y0 > y1)")
         if not (0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height):
             raise DataFormatError(
                 f"{box.where}: box {corners} lies outside image {box.image_id} of size {width}x{height}"

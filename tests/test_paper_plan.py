@@ -1,0 +1,96 @@
+"""config/paper.yaml: the dry run plans the paper's grid quickly; copies on disk replace downloads."""
+
+import copy
+import subprocess
+import time
+
+import pytest
+import yaml
+
+from conftest import ROOT, SNAKEMAKE
+from infocam.config import ConfigError, validate_config
+
+PAPER = ROOT / "config" / "paper.yaml"
+TABLES = ["results/table1.csv", "results/table3.csv", "results/table4.csv", "results/table5.csv"]
+
+
+def dry_run(workdir, configfile, *targets):
+    """(job counts by rule, stdout, seconds) of `snakemake -n` for `targets` under `configfile`."""
+    # --configfile takes several values: it goes last so it does not swallow the targets
+    command = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "-n", *targets]
+    command += ["--configfile", str(configfile)]
+    start = time.perf_counter()
+    result = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    counts = {}
+    for line in result.stdout[result.stdout.index("Job stats:"):].splitlines()[3:]:  # after the table's header
+        rule, count = line.split()
+        counts[rule] = int(count)
+        if rule == "total":
+            break
+    return counts, result.stdout, seconds
+
+
+def paper_config():
+    return yaml.safe_load(PAPER.read_text())
+
+
+def test_paper_config_plans_the_whole_grid_in_under_ten_seconds(tmp_path):
+    counts, _, seconds = dry_run(tmp_path, PAPER, *TABLES)
+    assert counts == {
+        "download_archive": 2, "prepare_dataset": 2, "train": 8, "evaluate": 8, "table": 4, "total": 24,
+    }
+    assert seconds < 10
+
+
+def test_an_extracted_copy_replaces_the_download(tmp_path):
+    shared = tmp_path / "shared" / "CUB_200_2011"
+    shared.mkdir(parents=True)
+    config = paper_config()
+    cub = config["datasets"]["cub"]
+    cub.update(source="local", path=str(shared.parent))
+    del cub["url"], cub["md5"]
+    configfile = tmp_path / "copy.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    counts, stdout, _ = dry_run(tmp_path / "work", configfile, *TABLES)
+    assert counts["download_archive"] == 1 and counts["prepare_dataset"] == 2 and counts["train"] == 8
+    assert f"infocam prepare --format cub --extracted {shared.parent} --expect" in stdout
+    assert "infocam download --url http://cs231n.stanford.edu/tiny-imagenet-200.zip" in stdout
+    assert "CUB_200_2011.tgz" not in stdout
+
+
+def test_an_archive_on_disk_replaces_the_download_and_keeps_its_checksum(tmp_path):
+    archive = tmp_path / "CUB_200_2011.tgz"
+    archive.write_bytes(b"stand-in; a dry run does not read it")
+    config = paper_config()
+    config["datasets"]["cub"].update(source="local", path=str(archive))
+    configfile = tmp_path / "archive.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    counts, stdout, _ = dry_run(tmp_path / "work", configfile, "data/prepared/cub")
+    assert counts == {"prepare_dataset": 1, "total": 1}
+    assert f"--archive {archive} --md5 97eceeb196236b17998738112f37df78" in stdout
+
+
+def test_mnist_download_rule_is_planned_as_one_job(tmp_path):
+    counts, stdout, _ = dry_run(tmp_path, PAPER, "data/raw/mnist/t10k-labels-idx1-ubyte.gz")
+    assert counts == {"download_mnist": 1, "total": 1}
+    assert "infocam download-mnist --out data/raw/mnist" in stdout
+
+
+def test_md5_is_required_for_an_archive_but_not_for_a_folder(tmp_path):
+    config = paper_config()
+    cub = config["datasets"]["cub"]
+    cub.update(source="local", path=str(tmp_path), md5=None)
+    validate_config(copy.deepcopy(config))
+
+    cub["path"] = str(tmp_path / "CUB_200_2011.tgz")
+    with pytest.raises(ConfigError) as caught:
+        validate_config(copy.deepcopy(config))
+    assert str(caught.value) == (
+        "config key 'datasets.cub.md5': required when path is an archive (a folder holding an extracted copy needs none)"
+    )
+    config = paper_config()
+    config["datasets"]["tiny"]["md5"] = None
+    with pytest.raises(ConfigError, match=r"^config key 'datasets.tiny.md5': required when source is 'url'$"):
+        validate_config(config)
