@@ -1,6 +1,6 @@
 # infocam: rebuilds the tables of Qin, Kim & Gedeon's softmax/infoCAM papers from raw data.
 # Usage: snakemake results/table1.csv          (offline default, config/config.yaml)
-#        snakemake --configfile config/paper.yaml results/table1.csv
+#        snakemake results/table1.csv --configfile config/paper.yaml
 
 import os
 
@@ -21,9 +21,11 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/mi.smk"
 
 
 rule all:
     input:
         ALL_TABLES,
+        MI_TARGETS,
     default_target: True

@@ -43,23 +43,67 @@ def _parse_expected(pairs):
 
 
 def _prepare(args):
-    from infocam.data.prepare import prepare_dataset
+    from infocam.data.prepare import prepare_dataset, prepare_extracted
 
-    md5 = args.md5 or args.md5_file.read_text().split()[0]
-    prepare_dataset(args.archive, args.format, md5, args.out, expected=_parse_expected(args.expect))
+    expected = _parse_expected(args.expect)
+    if args.extracted:
+        if args.md5 or args.md5_file:
+            raise UserError("--md5/--md5-file check an archive; --extracted reads a folder as it is")
+        prepare_extracted(args.extracted, args.format, args.out, expected=expected)
+    else:
+        if not (args.md5 or args.md5_file):
+            raise UserError("--archive needs --md5 or --md5-file")
+        md5 = args.md5 or args.md5_file.read_text().split()[0]
+        prepare_dataset(args.archive, args.format, md5, args.out, expected=expected)
     print(f"prepared {args.out}")
 
 
 def _add_prepare(sub):
     p = sub.add_parser("prepare", help="checksum, extract, parse, validate and split an archive")
     p.add_argument("--format", choices=["cub", "tiny"], required=True)
-    p.add_argument("--archive", type=Path, required=True)
-    checksum = p.add_mutually_exclusive_group(required=True)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--archive", type=Path, help="the dataset's archive (.tgz, .zip)")
+    source.add_argument(
+        "--extracted", type=Path, help="an extracted copy, read in place (its top folder or the folder holding it)"
+    )
+    checksum = p.add_mutually_exclusive_group()
     checksum.add_argument("--md5", help="expected md5 of the archive")
     checksum.add_argument("--md5-file", type=Path, help="file whose first word is the expected md5")
     p.add_argument("--expect", action="append", metavar="KEY=COUNT", help="expected count, e.g. images=11788")
     p.add_argument("--out", type=Path, required=True, help="prepared dataset directory")
     p.set_defaults(func=_prepare)
+
+
+# --- downloads ---------------------------------------------------------------
+
+
+def _download(args):
+    from infocam.data.download import download_file
+
+    download_file(args.url, args.md5, args.out, dataset=args.dataset, attempts=args.attempts)
+
+
+def _add_download(sub):
+    p = sub.add_parser("download", help="fetch a dataset archive: md5-checked, atomic, retried with backoff")
+    p.add_argument("--url", required=True)
+    p.add_argument("--md5", required=True, help="expected md5; a mismatch keeps nothing")
+    p.add_argument("--out", type=Path, required=True, help="where the archive goes")
+    p.add_argument("--dataset", help="config name of the dataset, named in the message when the download fails")
+    p.add_argument("--attempts", type=int, default=4, help="transfers tried in all, waits doubling from 2 s")
+    p.set_defaults(func=_download)
+
+
+def _download_mnist(args):
+    from infocam.data.mnist import download_mnist
+
+    for path in download_mnist(args.out):
+        print(path)
+
+
+def _add_download_mnist(sub):
+    p = sub.add_parser("download-mnist", help="fetch the four MNIST files from torchvision's mirrors, md5-checked")
+    p.add_argument("--out", type=Path, required=True, help="folder for the four .gz files")
+    p.set_defaults(func=_download_mnist)
 
 
 def _train(args):
@@ -166,10 +210,83 @@ def _add_localize_eval(sub):
     p.set_defaults(func=_localize_eval)
 
 
+# --- MI estimation (the softmax paper's experiment) ---
+
+
+def _mi_estimate(args):
+    import torch
+
+    from infocam.mi import MiTraining, estimate_setting, write_text_atomic
+
+    torch.set_num_threads(args.threads)
+    training = MiTraining(hidden=tuple(args.hidden), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
+                          mine_rate=args.mine_rate)
+    results = estimate_setting(
+        args.setting, args.counts, args.offsets, args.dim, args.estimators, args.seeds, training,
+        test_fraction=args.test_fraction, mc_samples=args.mc_samples, mc_seed=args.mc_seed,
+        log=lambda line: print(line, flush=True),
+    )
+    write_text_atomic(args.out, results.to_csv(index=False))
+
+
+def _add_mi_estimate(sub):
+    p = sub.add_parser("mi-estimate", help="true MI and every estimator's test-set estimate for one setting and d")
+    p.add_argument("--setting", required=True, help="name written in the setting column, e.g. balanced")
+    p.add_argument("--counts", type=int, nargs="+", required=True, help="training samples per class")
+    p.add_argument("--offsets", type=float, nargs="+", required=True, help="class k's mean is offset_k * (1,...,1)")
+    p.add_argument("--dim", type=int, required=True)
+    p.add_argument("--estimators", nargs="+", required=True, help="softmax pc_softmax mine nwj infonce jsd")
+    p.add_argument("--seeds", type=int, nargs="+", required=True)
+    p.add_argument("--hidden", type=int, nargs="+", default=[100, 100, 100], help="hidden layer widths")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--lr", type=float, required=True, help="Adam learning rate")
+    p.add_argument("--mine-rate", type=float, default=0.01, help="MINE moving-average rate")
+    p.add_argument("--test-fraction", type=float, default=0.2, help="test samples per class / training samples")
+    p.add_argument("--mc-samples", type=int, default=1_000_000, help="Monte Carlo samples for the true MI")
+    p.add_argument("--mc-seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True, help="result csv")
+    p.set_defaults(func=_mi_estimate)
+
+
+def _mi_table(args):
+    from infocam.mi import write_mi_table
+
+    write_mi_table(args.results, args.csv, args.md)
+    print(args.md.read_text())
+
+
+def _add_mi_table(sub):
+    p = sub.add_parser("mi-table", help="mi_estimation.csv and .md from the per-setting results")
+    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--md", type=Path, required=True)
+    p.add_argument("results", type=Path, nargs="+", help="csv files written by mi-estimate")
+    p.set_defaults(func=_mi_table)
+
+
+def _mi_figure(args):
+    from infocam.figures import plot_mi_estimation
+
+    plot_mi_estimation(args.results, args.out)
+
+
+def _add_mi_figure(sub):
+    p = sub.add_parser("mi-figure", help="plot of the MI estimates against d, true MI drawn")
+    p.add_argument("--results", type=Path, required=True, help="mi_estimation.csv")
+    p.add_argument("--out", type=Path, required=True, help="png")
+    p.set_defaults(func=_mi_figure)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="infocam", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
-    for add_verb in (_add_synthesize, _add_prepare, _add_train, _add_evaluate, _add_table, _add_localize_eval):
+    verbs = (
+        _add_synthesize, _add_prepare, _add_download, _add_download_mnist,
+        _add_train, _add_evaluate, _add_table, _add_localize_eval,
+        _add_mi_estimate, _add_mi_table, _add_mi_figure,
+    )
+    for add_verb in verbs:
         add_verb(sub)
     return parser
 

@@ -70,6 +70,13 @@ def checksum_options(wildcards, input):
     return f"--md5 {spec['md5']}"
 
 
+def prepare_source_options(wildcards, input):
+    """An archive with its checksum, or (datasets.<name>.path a folder) an extracted copy read in place."""
+    if os.path.isdir(input.archive):
+        return f"--extracted {input.archive}"
+    return f"--archive {input.archive} {checksum_options(wildcards, input)}"
+
+
 def expected_options(wildcards):
     expected = DATASETS[wildcards.dataset].get("expected") or {}
     return " ".join(f"--expect {key}={value}" for key, value in expected.items())
@@ -126,3 +133,36 @@ ALL_TABLES = [
     if datasets
     for ext in ("csv", "md")
 ]
+
+
+# --- MI estimation ---
+MI = config["mi"]
+MI_RESULTS = [f"results/mi/{setting}-d{dim}.csv" for setting in MI["settings"] for dim in MI["dims"]]
+MI_TARGETS = ["results/mi_estimation.csv", "results/mi_estimation.md", "results/figures/mi_estimation.png"]
+
+
+def _check_mi_counts():
+    for setting, counts in MI["settings"].items():
+        if len(counts) != len(MI["offsets"]):
+            sys.exit(
+                f"infocam: config key 'mi.settings.{setting}': {len(counts)} class counts,"
+                f" expected one per entry of mi.offsets ({len(MI['offsets'])})"
+            )
+
+
+_check_mi_counts()
+
+
+def _words(values):
+    return " ".join(str(value) for value in values)
+
+
+def mi_estimate_options(wildcards):
+    """`infocam mi-estimate` options of one setting (params, so a config change triggers a rerun)."""
+    return (
+        f"--counts {_words(MI['settings'][wildcards.setting])} --offsets {_words(MI['offsets'])}"
+        f" --estimators {_words(MI['estimators'])} --seeds {_words(MI['seeds'])}"
+        f" --hidden {_words(MI['hidden'])} --epochs {MI['epochs']} --batch-size {MI['batch_size']}"
+        f" --lr {MI['lr']} --mine-rate {MI['mine_rate']} --test-fraction {MI['test_fraction']}"
+        f" --mc-samples {MI['mc_samples']} --mc-seed {MI['mc_seed']}"
+    )

@@ -1,0 +1,63 @@
+# The softmax paper's MI experiment: one job per (setting, dim) trains every estimator and seed.
+
+
+rule mi_estimate:
+    output:
+        "results/mi/{setting}-d{dim}.csv",
+    wildcard_constraints:
+        setting=_alternatives(MI["settings"]),
+        dim=r"\d+",
+    params:
+        options=mi_estimate_options,
+    log:
+        "logs/mi/{setting}-d{dim}.log",
+    benchmark:
+        "results/benchmarks/mi/{setting}-d{dim}.tsv"
+    conda:
+        CONDA_ENV
+    threads: MI["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    shell:
+        "infocam mi-estimate --setting {wildcards.setting} --dim {wildcards.dim} {params.options}"
+        " --threads {threads} --out {output} > {log} 2>&1"
+
+
+rule mi_table:
+    input:
+        MI_RESULTS,
+    output:
+        csv="results/mi_estimation.csv",
+        md="results/mi_estimation.md",
+    log:
+        "logs/mi/table.log",
+    benchmark:
+        "results/benchmarks/mi/table.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam mi-table --csv {output.csv} --md {output.md} {input} > {log} 2>&1"
+
+
+rule mi_figure:
+    input:
+        "results/mi_estimation.csv",
+    output:
+        "results/figures/mi_estimation.png",
+    log:
+        "logs/mi/figure.log",
+    benchmark:
+        "results/benchmarks/mi/figure.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam mi-figure --results {input} --out {output} > {log} 2>&1"
