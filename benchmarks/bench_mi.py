@@ -1,10 +1,10 @@
 """Cost of the MI experiment: measured pieces, and the predicted time of a whole config.
 
 Measures, on one thread: seconds per training epoch of every estimator in every setting (a short
-training run at the largest dimension), the Monte Carlo true MI, and the start-up of one
-`infocam` process. From these it predicts the CPU time of the `mi_estimate` jobs of each config
-given (default: config/config.yaml and config/paper.yaml) and their wall time when Snakemake
-runs them `--cores` at a time. The CPU may be shared with other work: the numbers are then
+training run at the largest dimension, after a warm-up run), the Monte Carlo true MI, and the
+start-up of one `infocam` process. From these it predicts the CPU time of the `mi_estimate` jobs
+of each config given (default: config/config.yaml and config/paper.yaml) and their wall time
+when Snakemake runs them `--cores` at a time. The CPU may be shared with other work: the numbers are then
 pessimistic. Writes benchmarks/out/mi.tsv and prints it.
 
     .venv/bin/python benchmarks/bench_mi.py [--epochs N] [--cores N] [CONFIG ...]
@@ -64,12 +64,14 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("configs", nargs="*", type=Path,
                         default=[REPO / "config" / "config.yaml", REPO / "config" / "paper.yaml"])
-    parser.add_argument("--epochs", type=int, default=2, help="epochs of each timed training run")
+    parser.add_argument("--epochs", type=int, default=3, help="epochs of each timed training run")
     parser.add_argument("--cores", type=int, default=2, help="jobs Snakemake runs at once")
     args = parser.parse_args()
     torch.set_num_threads(1)
     configs = {path: yaml.safe_load(path.read_text())["mi"] for path in args.configs}
     reference = next(iter(configs.values()))
+    first_counts = next(iter(reference["settings"].values()))
+    seconds_per_epoch(reference, first_counts, "softmax", 1)  # warm-up: the first run pays one-off costs
     per_epoch = {(setting, name): seconds_per_epoch(reference, counts, name, args.epochs)
                  for setting, counts in reference["settings"].items() for name in reference["estimators"]}
     mc_seconds = {setting: monte_carlo_seconds(reference, counts) for setting, counts in reference["settings"].items()}
