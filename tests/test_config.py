@@ -41,6 +41,7 @@ def test_paper_config_holds_the_papers_settings():
         (lambda c: c["model"].update(widht=0.5), "model"),
         (lambda c: c["datasets"]["tiny"].update(crop=999), "datasets.tiny.crop"),
         (lambda c: c["datasets"]["tiny"].update(source="url"), "datasets.tiny.url"),
+        (lambda c: c["mi"]["settings"].update(balanced=[10, 10]), "mi.settings.balanced"),
     ],
 )
 def test_broken_config_names_the_key(default_config, edit, key):

@@ -26,6 +26,7 @@ def validate_config(config, schema_path=SCHEMA):
         raise ConfigError(f"config key '{_key_path(error)}': {error.message}")
     for name, dataset in config["datasets"].items():
         _check_dataset(name, dataset)
+    _check_mi(config["mi"])
     return config
 
 
@@ -42,6 +43,15 @@ def _check_dataset(name, dataset):
         local = "path is an archive (a folder holding an extracted copy needs none)"
         when = "source is 'url'" if dataset["source"] == "url" else local
         raise ConfigError(f"config key '{key}.md5': required when {when}")
+
+
+def _check_mi(mi):
+    for setting, counts in mi["settings"].items():
+        if len(counts) != len(mi["offsets"]):
+            raise ConfigError(
+                f"config key 'mi.settings.{setting}': {len(counts)} class counts,"
+                f" expected one per entry of mi.offsets ({len(mi['offsets'])})"
+            )
 
 
 def load_config(path):

@@ -141,18 +141,6 @@ MI_RESULTS = [f"results/mi/{setting}-d{dim}.csv" for setting in MI["settings"] f
 MI_TARGETS = ["results/mi_estimation.csv", "results/mi_estimation.md", "results/figures/mi_estimation.png"]
 
 
-def _check_mi_counts():
-    for setting, counts in MI["settings"].items():
-        if len(counts) != len(MI["offsets"]):
-            sys.exit(
-                f"infocam: config key 'mi.settings.{setting}': {len(counts)} class counts,"
-                f" expected one per entry of mi.offsets ({len(MI['offsets'])})"
-            )
-
-
-_check_mi_counts()
-
-
 def _words(values):
     return " ".join(str(value) for value in values)
 
