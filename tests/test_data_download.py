@@ -20,7 +20,7 @@ import yaml
 
 from conftest import ROOT, SNAKEMAKE
 from infocam import cli
-from infocam.data import ChecksumError, DataFormatError, download, prepare_dataset
+from infocam.data import DataFormatError, download, prepare_dataset
 from infocam.data.archives import extract_archive
 from infocam.data.download import DownloadError, download_file
 from infocam.data.prepare import prepare_extracted

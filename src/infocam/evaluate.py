@@ -6,17 +6,15 @@ also needs the top-1 class to be right. Both are hits / images over the whole te
 """
 
 import json
-import os
 import socket
 import time
-from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
+from infocam.atomic import atomic_path, write_text_atomic
 from infocam.cam import compute_cams
 from infocam.data.images import PreparedImages, load_boxes, eval_transform
 from infocam.localize import BoxEvaluator, boxes_to_canvas
@@ -96,8 +94,9 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, *
             "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
         },
     )
-    write_atomic(per_image_path, lambda tmp: frame.to_csv(tmp, index=False, compression="gzip"))
-    write_atomic(summary_path, lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=1) + "\n"))
+    with atomic_path(per_image_path) as tmp:
+        frame.to_csv(tmp, index=False, compression="gzip")
+    write_text_atomic(summary_path, json.dumps(summary, indent=1) + "\n")
     return summary
 
 
@@ -123,13 +122,3 @@ def summarize(frame, evaluators, max_box_acc):
     return summary
 
 
-def write_atomic(path, write):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -9,10 +9,8 @@ which is used once, for the reported estimate.
 """
 
 import math
-import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +18,7 @@ import torch
 from scipy.special import logsumexp
 from torch import nn
 
+from infocam.atomic import write_text_atomic
 from infocam.losses import class_priors
 from infocam.mi_estimators import ESTIMATORS, held_out_estimate, training_loss
 
@@ -166,14 +165,6 @@ def estimate_setting(setting, counts, offsets, dim, estimators, seeds, training,
                          "abs_error": abs(estimate - true_mi), "num_classes": len(counts),
                          "label_entropy_nats": label_entropy(priors), "epochs": training.epochs})
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def write_text_atomic(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def read_results(paths):

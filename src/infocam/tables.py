@@ -5,11 +5,12 @@ Each row is one measured cell (mean over seeds), with the published number besid
 """
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
 import yaml
+
+from infocam.atomic import write_text_atomic
 
 METHOD_NAMES = {"cam": "CAM", "infocam": "infoCAM", "infocam_plus": "infoCAM+"}
 ABLATIONS = {  # (region R on, subtraction term on) -> CAM variant computed in evaluate.py
@@ -209,10 +210,6 @@ def _render_table5(table):
 
 def write_table(name, summary_paths, published_path, csv_path, md_path):
     table = build_table(name, summary_paths, published_path)
-    for path, text in ((csv_path, table.to_csv(index=False)), (md_path, render_markdown(name, table))):
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_text(text)
-        os.replace(tmp, path)
+    write_text_atomic(csv_path, table.to_csv(index=False))
+    write_text_atomic(md_path, render_markdown(name, table))
     return table
