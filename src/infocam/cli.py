@@ -4,6 +4,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from infocam.preemption import PREEMPTED_EXIT_CODE, Preempted
+
 
 class UserError(Exception):
     """Bad input from the user: reported as one line, exit status 1."""
@@ -295,6 +297,9 @@ def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
+    except Preempted as stopped:
+        print(f"infocam {args.verb}: preempted: {stopped}", file=sys.stderr)
+        return PREEMPTED_EXIT_CODE
     except (UserError, FileNotFoundError, ValueError) as err:
         print(f"infocam {args.verb}: error: {err}", file=sys.stderr)
         return 1

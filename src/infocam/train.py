@@ -3,6 +3,7 @@
 import csv
 import os
 import random
+import signal
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from infocam.atomic import atomic_path
+from infocam.preemption import Preempted, signals_as_flag
 from infocam.data.images import PreparedImages, load_classes, eval_transform, train_transform
 from infocam.losses import class_priors, classification_loss
 from infocam.models import build_model
@@ -113,10 +115,13 @@ def to_device(images, device, channels_last):
     return images
 
 
-def train_one_epoch(model, loader, optimizer, scaler, loss_fn, device, settings, progress):
+def train_one_epoch(model, loader, optimizer, scaler, loss_fn, device, settings, progress, stop=()):
+    """One pass over the training data; raises Preempted between batches once `stop` holds a signal."""
     model.train()
     total_loss, correct, seen = 0.0, 0, 0
     for images, labels, _ in loader:
+        if stop:
+            raise Preempted(f"stopped by {signal.Signals(stop[0]).name}")
         images = to_device(images, device, settings.channels_last)
         labels = labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
@@ -217,12 +222,18 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
 
     val_loader = make_loader(val_set, settings, device, shuffle=False)
     steps = (settings.epochs - start_epoch) * -(-len(train_set) // settings.batch_size)
-    with tqdm(total=steps, desc=f"train {settings.backbone}", unit="batch", mininterval=5) as progress:
+    with signals_as_flag() as stop, tqdm(total=steps, desc=f"train {settings.backbone}", unit="batch",
+                                          mininterval=5) as progress:
         for epoch in range(start_epoch, settings.epochs):
             began = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
             loader = make_loader(train_set, settings, device, shuffle=True, epoch=epoch)
-            loss, train_top1 = train_one_epoch(model, loader, optimizer, scaler, loss_fn, device, settings, progress)
+            try:
+                loss, train_top1 = train_one_epoch(model, loader, optimizer, scaler, loss_fn, device, settings,
+                                                   progress, stop)
+            except Preempted as stopped:
+                raise Preempted(f"{stopped} in epoch {epoch + 1}; {resume_path} holds epoch {epoch}:"
+                                " run the same command again to continue") from None
             scheduler.step()
             val_top1 = top1_accuracy(model, val_loader, device, settings)
             history.append(
