@@ -8,7 +8,7 @@ CORES ?= 2
 # Rules call the `infocam` command: the venv comes first on PATH for everything make runs.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: tables test lint lock clean-results
+.PHONY: tables test test-slurm lint lock clean-results
 
 # The venv is rebuilt when the lock file changes. pip's per-location warnings about the
 # machine's local package indexes are filtered out; real errors still fail the target.
@@ -21,8 +21,16 @@ $(STAMP): envs/requirements.lock pyproject.toml
 tables: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
+# The unit and workflow tests, then the SLURM integration test (skipped, saying why, where
+# it cannot run: not root, or no slurm-wlm and no apt-get).
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs tests/slurm
+
+# The workflow through profiles/slurm on a one-node SLURM cluster (scripts/slurm-cluster.sh):
+# needs root; installs Debian's slurm-wlm and munge the first time. Leaves the cluster as it found it.
+test-slurm: $(STAMP)
+	$(BIN)/python -m pytest -q -rs tests/slurm
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint
