@@ -22,10 +22,12 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/mi.smk"
+include: "workflow/rules/digits.smk"
 
 
 rule all:
     input:
         ALL_TABLES,
         MI_TARGETS,
+        DIGITS_TARGETS,
     default_target: True

@@ -48,3 +48,9 @@ def test_tiny_config_builds_every_table(tmp_path):
     history = pd.read_csv(tmp_path / "results/train/cub/vgg16-adl-softmax-s0/history.csv")
     assert list(history.epoch) == [1, 2]
     assert not list((tmp_path / "results/train").rglob("resume.pt"))
+    pc_softmax = pd.read_csv(tmp_path / "results" / "pc_softmax.csv")
+    assert set(pc_softmax.loss) == {"softmax", "pc_softmax", "dropmax"} and set(pc_softmax.dataset) == {"mnist", "cub"}
+    assert pc_softmax.accuracy.between(0, 100).all()
+    assert len(pd.read_csv(tmp_path / "results" / "table2.csv")) > 0
+    for figure in ("mi_estimation", "double_digit_cam_vs_infocam", "info_masking"):
+        assert (tmp_path / "results" / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"

@@ -280,6 +280,184 @@ def _add_mi_figure(sub):
     p.set_defaults(func=_mi_figure)
 
 
+# --- PC-softmax and digits (the softmax paper's imbalanced and double-digit experiments) ---
+
+
+def _caps(values, name):
+    """Two caps (even classes, odd classes), each a count or 'all'."""
+    if len(values) != 2:
+        raise UserError(f"{name}: expected two values (even cap, odd cap), got {len(values)}")
+    try:
+        return [None if value == "all" else int(value) for value in values]
+    except ValueError:
+        raise UserError(f"{name}: expected counts or 'all', got {' '.join(values)}") from None
+
+
+def _digits_offline_mnist(args):
+    from infocam.digits import write_offline_mnist
+
+    for path in write_offline_mnist(args.out, args.train_count):
+        print(path)
+
+
+def _add_digits_offline_mnist(sub):
+    p = sub.add_parser("digits-offline-mnist", help="write sklearn's bundled digits as the four MNIST IDX files")
+    p.add_argument("--out", type=Path, required=True, help="folder for the four .gz files")
+    p.add_argument("--train-count", type=int, required=True, help="digits in the training file; the rest go to t10k")
+    p.set_defaults(func=_digits_offline_mnist)
+
+
+def _pc_softmax_run(args):
+    import torch
+
+    from infocam.digits import parity_caps
+    from infocam.mi import write_text_atomic
+    from infocam.pc_softmax import Training, cub_splits, mnist_splits, run_experiment
+
+    torch.set_num_threads(args.threads)
+    train_caps = parity_caps(*_caps(args.train_caps, "--train-caps"), num_classes=1000)
+    test_caps = parity_caps(*_caps(args.test_caps, "--test-caps"), num_classes=1000)
+    if args.dataset == "mnist":
+        if not (args.train_range and args.test_range):
+            raise UserError("--dataset mnist needs --train-range and --test-range")
+        splits = mnist_splits(args.data, args.train_range, args.test_range, train_caps, test_caps)
+    else:
+        splits = cub_splits(args.data, args.image_size, train_caps, test_caps)
+    training = Training(args.epochs, args.batch_size, args.lr, args.momentum, args.dropmax_tau)
+    results = run_experiment(args.dataset, splits, args.losses, args.seeds, training,
+                             log=lambda line: print(line, flush=True))
+    write_text_atomic(args.out, results.to_csv(index=False, float_format="%.4f"))
+
+
+def _add_pc_softmax_run(sub):
+    p = sub.add_parser("pc-softmax-run", help="imbalanced classification: every loss and seed, two test sets")
+    p.add_argument("--dataset", choices=["mnist", "cub"], required=True)
+    p.add_argument("--data", type=Path, required=True, help="MNIST IDX folder, or a prepared CUB folder")
+    p.add_argument("--train-range", type=int, nargs=2, help="MNIST: [start, stop) of the training file for training")
+    p.add_argument("--test-range", type=int, nargs=2, help="MNIST: [start, stop) of the training file for testing")
+    p.add_argument("--train-caps", nargs=2, required=True, help="per-class caps: even odd (a count or 'all')")
+    p.add_argument("--test-caps", nargs=2, required=True, help="per-class caps on the imbalanced test set")
+    p.add_argument("--image-size", type=int, default=32, help="CUB: images resized to this square")
+    p.add_argument("--losses", nargs="+", required=True, help="softmax pc_softmax dropmax")
+    p.add_argument("--seeds", type=int, nargs="+", required=True)
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--lr", type=float, required=True, help="SGD learning rate")
+    p.add_argument("--momentum", type=float, required=True)
+    p.add_argument("--dropmax-tau", type=float, default=0.1, help="temperature of DropMax's relaxed mask")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True, help="result csv")
+    p.set_defaults(func=_pc_softmax_run)
+
+
+def _pc_softmax_table(args):
+    from infocam.pc_softmax import write_pc_softmax_table
+
+    write_pc_softmax_table(args.results, args.csv, args.md)
+    print(args.md.read_text())
+
+
+def _add_pc_softmax_table(sub):
+    p = sub.add_parser("pc-softmax-table", help="pc_softmax.csv and .md from the per-dataset results")
+    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--md", type=Path, required=True)
+    p.add_argument("results", type=Path, nargs="+", help="csv files written by pc-softmax-run")
+    p.set_defaults(func=_pc_softmax_table)
+
+
+def _double_digit_settings(args):
+    from infocam.double_digit import DoubleDigitSettings
+
+    return DoubleDigitSettings(args.train_count, args.test_count, args.p_present, args.data_seed, args.width,
+                               args.epochs, args.batch_size, args.lr, args.region, args.tau)
+
+
+def _double_digit_run(args):
+    import torch
+
+    from infocam.double_digit import evaluate, make_datasets, save_model, train_multilabel
+    from infocam.mi import write_text_atomic
+
+    torch.set_num_threads(args.threads)
+    settings = _double_digit_settings(args)
+    train, test = make_datasets(args.mnist, settings)
+    model = train_multilabel(args.loss, train, settings, args.seed)
+    results = evaluate(model, args.loss, args.seed, test, settings)
+    print(results.to_string(index=False))
+    save_model(model, args.loss, settings, args.checkpoint)
+    write_text_atomic(args.out, results.to_csv(index=False, float_format="%.4f"))
+
+
+def _add_double_digit_data_args(p):
+    p.add_argument("--mnist", type=Path, required=True, help="folder with the four MNIST IDX files")
+    p.add_argument("--train-count", type=int, required=True, help="double-digit training images")
+    p.add_argument("--test-count", type=int, required=True, help="double-digit test images")
+    p.add_argument("--p-present", type=float, default=0.7, help="chance that a slot holds a digit")
+    p.add_argument("--data-seed", type=int, default=0)
+
+
+def _add_double_digit_run(sub):
+    p = sub.add_parser("double-digit-run", help="train the multi-label GAP net on double-digit MNIST; "
+                                                "per-digit accuracy and CAM/infoCAM localisation")
+    _add_double_digit_data_args(p)
+    p.add_argument("--loss", choices=["sigmoid", "pc_sigmoid"], required=True)
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--width", type=int, default=16, help="channels of the first conv block")
+    p.add_argument("--epochs", type=int, required=True)
+    p.add_argument("--batch-size", type=int, required=True)
+    p.add_argument("--lr", type=float, required=True, help="Adam learning rate")
+    p.add_argument("--region", type=int, required=True, help="infoCAM's region R on the 14x28 maps")
+    p.add_argument("--tau", type=float, default=0.2, help="box threshold")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--checkpoint", type=Path, required=True, help="where the trained model goes (.pt)")
+    p.add_argument("--out", type=Path, required=True, help="result csv")
+    p.set_defaults(func=_double_digit_run)
+
+
+def _double_digit_table(args):
+    from infocam.double_digit import write_table2
+
+    write_table2(args.results, args.csv, args.loc_csv, args.md, args.region, args.tau)
+    print(args.md.read_text())
+
+
+def _add_double_digit_table(sub):
+    p = sub.add_parser("double-digit-table", help="table2.csv/.md and the localisation csv from double-digit runs")
+    p.add_argument("--csv", type=Path, required=True, help="table2.csv")
+    p.add_argument("--loc-csv", type=Path, required=True, help="localisation csv")
+    p.add_argument("--md", type=Path, required=True)
+    p.add_argument("--region", type=int, required=True, help="R used (named in the md)")
+    p.add_argument("--tau", type=float, required=True, help="tau used (named in the md)")
+    p.add_argument("results", type=Path, nargs="+", help="csv files written by double-digit-run")
+    p.set_defaults(func=_double_digit_table)
+
+
+def _digits_figures(args):
+    from infocam.figures import plot_double_digit_cams, plot_info_masking
+
+    plot_double_digit_cams(args.mnist, args.data_seed, args.p_present, args.cam_model, args.label, args.region,
+                           args.tau, args.cam_out)
+    plot_info_masking(args.mnist, args.data_seed, args.p_present, args.masking_model, args.label,
+                      args.keep_fraction, args.patch, args.masking_out)
+
+
+def _add_digits_figures(sub):
+    p = sub.add_parser("digits-figures", help="double-digit CAM vs infoCAM figure and the info-masking figure")
+    p.add_argument("--mnist", type=Path, required=True, help="folder with the four MNIST IDX files")
+    p.add_argument("--p-present", type=float, default=0.7)
+    p.add_argument("--data-seed", type=int, default=0, help="the test canvases are drawn with data_seed + 1")
+    p.add_argument("--cam-model", type=Path, required=True, help="checkpoint for the CAM vs infoCAM figure")
+    p.add_argument("--masking-model", type=Path, required=True, help="checkpoint for the info-masking figure")
+    p.add_argument("--label", type=int, default=0, help="target digit")
+    p.add_argument("--region", type=int, required=True)
+    p.add_argument("--tau", type=float, default=0.2)
+    p.add_argument("--keep-fraction", type=float, default=0.2, help="patches above this share of the max PMI stay")
+    p.add_argument("--patch", type=int, default=4, help="info-masking patch side in pixels (tiles the 28x56 canvas)")
+    p.add_argument("--cam-out", type=Path, required=True)
+    p.add_argument("--masking-out", type=Path, required=True)
+    p.set_defaults(func=_digits_figures)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="infocam", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -287,6 +465,8 @@ def build_parser():
         _add_synthesize, _add_prepare, _add_download, _add_download_mnist,
         _add_train, _add_evaluate, _add_table, _add_localize_eval,
         _add_mi_estimate, _add_mi_table, _add_mi_figure,
+        _add_digits_offline_mnist, _add_pc_softmax_run, _add_pc_softmax_table,
+        _add_double_digit_run, _add_double_digit_table, _add_digits_figures,
     )
     for add_verb in verbs:
         add_verb(sub)

@@ -154,3 +154,72 @@ def mi_estimate_options(wildcards):
         f" --lr {MI['lr']} --mine-rate {MI['mine_rate']} --test-fraction {MI['test_fraction']}"
         f" --mc-samples {MI['mc_samples']} --mc-seed {MI['mc_seed']}"
     )
+
+
+# --- PC-softmax and digits ---
+from infocam.data.mnist import MNIST_FILES as _MNIST_FILES
+
+DIGITS = config["digits"]
+DOUBLE = DIGITS["double_digit"]
+IMBALANCED = DIGITS["imbalanced"]
+MNIST_FOLDER = "data/raw/mnist-offline" if DIGITS["mnist"]["source"] == "offline" else "data/raw/mnist"
+MNIST_INPUT = [f"{MNIST_FOLDER}/{name}" for name in _MNIST_FILES]
+PC_SOFTMAX_RESULTS = [f"results/pc_softmax/{name}.csv" for name in IMBALANCED["datasets"]]
+DOUBLE_DIGIT_RESULTS = [
+    f"results/double_digit/{loss}-s{seed}.csv" for loss in ("sigmoid", "pc_sigmoid") for seed in DOUBLE["seeds"]
+]
+DIGITS_TARGETS = [
+    "results/pc_softmax.csv",
+    "results/pc_softmax.md",
+    "results/table2.csv",
+    "results/table2.md",
+    "results/double_digit_localisation.csv",
+    "results/figures/double_digit_cam_vs_infocam.png",
+    "results/figures/info_masking.png",
+]
+
+
+def _caps_words(caps):
+    return " ".join("all" if cap is None else str(cap) for cap in (caps["even"], caps["odd"]))
+
+
+def pc_softmax_input(wildcards):
+    return MNIST_INPUT if wildcards.imbalanced == "mnist" else "data/prepared/cub"
+
+
+def pc_softmax_options(wildcards, input):
+    """`infocam pc-softmax-run` options of one imbalanced dataset (params, so a config change triggers a rerun)."""
+    spec = IMBALANCED["datasets"][wildcards.imbalanced]
+    if wildcards.imbalanced == "mnist":
+        data = f"--data {os.path.dirname(input[0])} --train-range {_words(spec['train_range'])} --test-range {_words(spec['test_range'])}"
+    else:
+        data = f"--data {input[0]} --image-size {spec['image_size']}"
+    return (
+        f"{data} --train-caps {_caps_words(spec['train_caps'])} --test-caps {_caps_words(spec['test_caps'])}"
+        f" --losses {_words(IMBALANCED['losses'])} --seeds {_words(IMBALANCED['seeds'])}"
+        f" --epochs {spec['epochs']} --batch-size {spec['batch_size']} --lr {spec['lr']} --momentum {spec['momentum']}"
+        f" --dropmax-tau {IMBALANCED['dropmax_tau']}"
+    )
+
+
+def _double_digit_data_options():
+    return (
+        f"--train-count {DOUBLE['train_count']} --test-count {DOUBLE['test_count']}"
+        f" --p-present {DOUBLE['p_present']} --data-seed {DOUBLE['data_seed']}"
+    )
+
+
+def double_digit_options(wildcards):
+    return (
+        f"{_double_digit_data_options()} --width {DOUBLE['width']} --epochs {DOUBLE['epochs']}"
+        f" --batch-size {DOUBLE['batch_size']} --lr {DOUBLE['lr']} --region {DOUBLE['region']} --tau {DOUBLE['tau']}"
+    )
+
+
+def digits_figure_options(wildcards):
+    masking = DIGITS["info_masking"]
+    return (
+        f"--p-present {DOUBLE['p_present']} --data-seed {DOUBLE['data_seed']} --label {masking['label']}"
+        f" --region {DOUBLE['region']} --tau {DOUBLE['tau']} --keep-fraction {masking['keep_fraction']}"
+        f" --patch {masking['patch']}"
+    )

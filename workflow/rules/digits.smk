@@ -1,0 +1,143 @@
+# The softmax paper's digit experiments: imbalanced classification (softmax, PC-softmax, DropMax)
+# on MNIST and CUB, double-digit MNIST (Table 2, CAM vs infoCAM), and the info-masking figure.
+
+
+rule digits_offline_mnist:
+    output:
+        expand("data/raw/mnist-offline/{name}", name=MNIST_FILES),
+    params:
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+        train_count=DIGITS["mnist"]["offline_train_count"],
+    log:
+        "logs/digits/offline_mnist.log",
+    benchmark:
+        "results/benchmarks/digits/offline_mnist.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam digits-offline-mnist --out {params.folder} --train-count {params.train_count} > {log} 2>&1"
+
+
+rule pc_softmax_run:
+    input:
+        pc_softmax_input,
+    output:
+        "results/pc_softmax/{imbalanced}.csv",
+    wildcard_constraints:
+        imbalanced="mnist|cub",
+    params:
+        options=pc_softmax_options,
+    log:
+        "logs/pc_softmax/{imbalanced}.log",
+    benchmark:
+        "results/benchmarks/pc_softmax/{imbalanced}.tsv"
+    conda:
+        CONDA_ENV
+    threads: DIGITS["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    shell:
+        "infocam pc-softmax-run --dataset {wildcards.imbalanced} {params.options} --threads {threads}"
+        " --out {output} > {log} 2>&1"
+
+
+rule pc_softmax_table:
+    input:
+        PC_SOFTMAX_RESULTS,
+    output:
+        csv="results/pc_softmax.csv",
+        md="results/pc_softmax.md",
+    log:
+        "logs/pc_softmax/table.log",
+    benchmark:
+        "results/benchmarks/pc_softmax/table.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam pc-softmax-table --csv {output.csv} --md {output.md} {input} > {log} 2>&1"
+
+
+rule double_digit_run:
+    input:
+        MNIST_INPUT,
+    output:
+        csv="results/double_digit/{digit_loss}-s{seed}.csv",
+        checkpoint="results/double_digit/{digit_loss}-s{seed}.pt",
+    wildcard_constraints:
+        digit_loss="sigmoid|pc_sigmoid",
+    params:
+        folder=lambda wildcards, input: os.path.dirname(input[0]),
+        options=double_digit_options,
+    log:
+        "logs/double_digit/{digit_loss}-s{seed}.log",
+    benchmark:
+        "results/benchmarks/double_digit/{digit_loss}-s{seed}.tsv"
+    conda:
+        CONDA_ENV
+    threads: DIGITS["threads"]
+    resources:
+        mem_mb=2000,
+        runtime=120,
+    shell:
+        "infocam double-digit-run --mnist {params.folder} --loss {wildcards.digit_loss} --seed {wildcards.seed}"
+        " {params.options} --threads {threads} --checkpoint {output.checkpoint} --out {output.csv} > {log} 2>&1"
+
+
+rule double_digit_table:
+    input:
+        DOUBLE_DIGIT_RESULTS,
+    output:
+        csv="results/table2.csv",
+        loc="results/double_digit_localisation.csv",
+        md="results/table2.md",
+    params:
+        region=DOUBLE["region"],
+        tau=DOUBLE["tau"],
+    log:
+        "logs/double_digit/table.log",
+    benchmark:
+        "results/benchmarks/double_digit/table.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam double-digit-table --csv {output.csv} --loc-csv {output.loc} --md {output.md}"
+        " --region {params.region} --tau {params.tau} {input} > {log} 2>&1"
+
+
+rule digits_figures:
+    input:
+        MNIST_INPUT,
+        cam_model=f"results/double_digit/sigmoid-s{DOUBLE['seeds'][0]}.pt",
+        masking_model=f"results/double_digit/pc_sigmoid-s{DOUBLE['seeds'][0]}.pt",
+    output:
+        cam="results/figures/double_digit_cam_vs_infocam.png",
+        masking="results/figures/info_masking.png",
+    params:
+        folder=lambda wildcards, input: os.path.dirname(input[0]),
+        options=digits_figure_options,
+    log:
+        "logs/double_digit/figures.log",
+    benchmark:
+        "results/benchmarks/double_digit/figures.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam digits-figures --mnist {params.folder} {params.options} --cam-model {input.cam_model}"
+        " --masking-model {input.masking_model} --cam-out {output.cam} --masking-out {output.masking} > {log} 2>&1"
