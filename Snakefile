@@ -23,6 +23,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/mi.smk"
 include: "workflow/rules/digits.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:
@@ -30,4 +31,5 @@ rule all:
         ALL_TABLES,
         MI_TARGETS,
         DIGITS_TARGETS,
+        DVC_TARGETS,
     default_target: True

@@ -45,7 +45,11 @@ def test_summary_agrees_with_the_per_image_records(trained):
         boxes = per_image[[f"{method}_{c}" for c in ("x0", "y0", "x1", "y1")]]
         assert ((boxes >= 0) & (boxes <= 223)).all().all()
     on_disk = json.loads((trained / "summary.json").read_text())
-    assert on_disk["provenance"]["checkpoint_md5"] == file_md5(trained / "best.pt")
+    assert on_disk["provenance"]["checkpoint"]["md5"] == file_md5(trained / "best.pt")
+    assert on_disk["provenance"]["per_image"]["md5"] == file_md5(trained / "per_image.csv.gz")
+    split_md5 = on_disk["provenance"]["dataset"]["files_md5"]
+    assert split_md5["test.csv"] == file_md5(trained / "prepared" / "test.csv")
+    assert on_disk["provenance"]["code"]["commit"] and on_disk["provenance"]["environment"]["lock_file_md5"]
     assert on_disk["cell"] == {"backbone": "resnet50", "adl": False, "loss": "softmax", "seed": 0}
 
 

@@ -2,8 +2,10 @@
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
+from infocam.dvc_tracking import DvcError
 from infocam.preemption import PREEMPTED_EXIT_CODE, Preempted
 
 
@@ -180,10 +182,28 @@ def _add_evaluate(sub):
     p.set_defaults(func=_evaluate)
 
 
+def _add_provenance_args(p):
+    p.add_argument("--provenance", type=Path, help="write the table's provenance record (results/<table>.provenance.json)")
+    p.add_argument("--upstream", type=Path, action="append", default=[],
+                   help="a data file the inputs were made from, md5 recorded (repeatable)")
+
+
+def _record_table(args, started, kind, outputs, inputs, **extra):
+    if args.provenance is None:
+        return
+    from infocam.provenance import files_md5, write_table_provenance
+
+    extra = {"kind": kind, **extra, "upstream": files_md5(args.upstream)}
+    write_table_provenance(args.provenance, started, outputs, inputs, extra)
+
+
 def _table(args):
     from infocam.tables import write_table
 
+    started = time.time()
     table = write_table(args.table, args.summaries, args.published, args.csv, args.md)
+    _record_table(args, started, "localisation", [args.csv, args.md], [*args.summaries, args.published],
+                  table=args.table, published=str(args.published))
     print(table.to_string(index=False))
 
 
@@ -193,6 +213,7 @@ def _add_table(sub):
     p.add_argument("--published", type=Path, required=True)
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--md", type=Path, required=True)
+    _add_provenance_args(p)
     p.add_argument("summaries", type=Path, nargs="+")
     p.set_defaults(func=_table)
 
@@ -255,7 +276,9 @@ def _add_mi_estimate(sub):
 def _mi_table(args):
     from infocam.mi import write_mi_table
 
+    started = time.time()
     write_mi_table(args.results, args.csv, args.md)
+    _record_table(args, started, "mi", [args.csv, args.md], args.results, results=list(map(str, args.results)))
     print(args.md.read_text())
 
 
@@ -263,6 +286,7 @@ def _add_mi_table(sub):
     p = sub.add_parser("mi-table", help="mi_estimation.csv and .md from the per-setting results")
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--md", type=Path, required=True)
+    _add_provenance_args(p)
     p.add_argument("results", type=Path, nargs="+", help="csv files written by mi-estimate")
     p.set_defaults(func=_mi_table)
 
@@ -353,7 +377,10 @@ def _add_pc_softmax_run(sub):
 def _pc_softmax_table(args):
     from infocam.pc_softmax import write_pc_softmax_table
 
+    started = time.time()
     write_pc_softmax_table(args.results, args.csv, args.md)
+    _record_table(args, started, "pc_softmax", [args.csv, args.md], args.results,
+                  results=list(map(str, args.results)))
     print(args.md.read_text())
 
 
@@ -361,6 +388,7 @@ def _add_pc_softmax_table(sub):
     p = sub.add_parser("pc-softmax-table", help="pc_softmax.csv and .md from the per-dataset results")
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--md", type=Path, required=True)
+    _add_provenance_args(p)
     p.add_argument("results", type=Path, nargs="+", help="csv files written by pc-softmax-run")
     p.set_defaults(func=_pc_softmax_table)
 
@@ -417,7 +445,10 @@ def _add_double_digit_run(sub):
 def _double_digit_table(args):
     from infocam.double_digit import write_table2
 
+    started = time.time()
     write_table2(args.results, args.csv, args.loc_csv, args.md, args.region, args.tau)
+    _record_table(args, started, "table2", [args.csv, args.loc_csv, args.md], args.results,
+                  results=list(map(str, args.results)), region=args.region, tau=args.tau)
     print(args.md.read_text())
 
 
@@ -428,6 +459,7 @@ def _add_double_digit_table(sub):
     p.add_argument("--md", type=Path, required=True)
     p.add_argument("--region", type=int, required=True, help="R used (named in the md)")
     p.add_argument("--tau", type=float, required=True, help="tau used (named in the md)")
+    _add_provenance_args(p)
     p.add_argument("results", type=Path, nargs="+", help="csv files written by double-digit-run")
     p.set_defaults(func=_double_digit_table)
 
@@ -458,6 +490,41 @@ def _add_digits_figures(sub):
     p.set_defaults(func=_digits_figures)
 
 
+def _audit(args):
+    from infocam.audit import audit, format_report, short_report
+
+    first_broken = None
+    for table in args.tables:
+        report = audit(table)
+        print(format_report(table, report) if args.verbose or report.broken else short_report(table, report))
+        if report.broken and first_broken is None:
+            first_broken = f"{table}: {report.broken[0]}"
+    if first_broken:
+        raise UserError(first_broken)
+
+
+def _add_audit(sub):
+    p = sub.add_parser("audit", help="check that a table's numbers trace back to checkpoints, splits and archives")
+    p.add_argument("tables", type=Path, nargs="+", help="results/<table>.csv")
+    p.add_argument("-v", "--verbose", action="store_true", help="list every check, not only the broken ones")
+    p.set_defaults(func=_audit)
+
+
+def _dvc_track(args):
+    from infocam.dvc_tracking import track
+
+    track(args.paths, remote=args.remote)
+    for path in args.paths:
+        print(f"tracked {path} ({path}.dvc)")
+
+
+def _add_dvc_track(sub):
+    p = sub.add_parser("dvc-track", help="dvc add files or folders (waits for DVC's lock instead of failing)")
+    p.add_argument("--remote", help="make this DVC remote (any DVC URL) the default, in .dvc/config.local")
+    p.add_argument("paths", type=Path, nargs="+")
+    p.set_defaults(func=_dvc_track)
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="infocam", description=__doc__)
     sub = parser.add_subparsers(dest="verb", required=True)
@@ -467,6 +534,7 @@ def build_parser():
         _add_mi_estimate, _add_mi_table, _add_mi_figure,
         _add_digits_offline_mnist, _add_pc_softmax_run, _add_pc_softmax_table,
         _add_double_digit_run, _add_double_digit_table, _add_digits_figures,
+        _add_audit, _add_dvc_track,
     )
     for add_verb in verbs:
         add_verb(sub)
@@ -480,7 +548,7 @@ def main(argv=None):
     except Preempted as stopped:
         print(f"infocam {args.verb}: preempted: {stopped}", file=sys.stderr)
         return PREEMPTED_EXIT_CODE
-    except (UserError, FileNotFoundError, ValueError) as err:
+    except (UserError, FileNotFoundError, ValueError, DvcError) as err:
         print(f"infocam {args.verb}: error: {err}", file=sys.stderr)
         return 1
     return 0

@@ -6,7 +6,6 @@ also needs the top-1 class to be right. Both are hits / images over the whole te
 """
 
 import json
-import socket
 import time
 
 import pandas as pd
@@ -18,7 +17,7 @@ from infocam.atomic import atomic_path, write_text_atomic
 from infocam.cam import compute_cams
 from infocam.data.images import PreparedImages, load_boxes, eval_transform
 from infocam.localize import BoxEvaluator, boxes_to_canvas
-from infocam.provenance import code_version, file_md5
+from infocam.provenance import base_record, dataset_record, file_md5
 from infocam.train import autocast_context, resolve_device, to_device, load_checkpoint_model
 
 METHODS = ["cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only"]
@@ -76,6 +75,8 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, *
             records.append(record)
 
     frame = pd.DataFrame.from_records(records)
+    with atomic_path(per_image_path) as tmp:
+        frame.to_csv(tmp, index=False, compression="gzip")
     summary = summarize(frame, evaluators, max_box_acc)
     summary.update(
         dataset=dataset,
@@ -83,19 +84,19 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, *
         region=region,
         checkpoint_epoch=checkpoint["epoch"],
         val_top1=checkpoint["val_top1"],
-        provenance={
-            "code_version": code_version(),
-            "checkpoint": str(checkpoint_path),
-            "checkpoint_md5": file_md5(checkpoint_path),
-            "host": socket.gethostname(),
-            "device": str(device),
-            "torch": torch.__version__,
-            "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S"),
-        },
     )
-    with atomic_path(per_image_path) as tmp:
-        frame.to_csv(tmp, index=False, compression="gzip")
+    provenance = base_record(started, device)
+    provenance.update(
+        parameters={
+            "evaluation": {"region": region, "resize": resize, "crop": crop, "batch_size": batch_size,
+                           "max_box_acc": max_box_acc},
+            "training": checkpoint["settings"],
+        },
+        checkpoint={"path": str(checkpoint_path), "md5": file_md5(checkpoint_path)},
+        per_image={"path": str(per_image_path), "md5": file_md5(per_image_path)},
+        dataset=dataset_record(prepared_dir),
+    )
+    summary["provenance"] = provenance
     write_text_atomic(summary_path, json.dumps(summary, indent=1) + "\n")
     return summary
 

@@ -1,10 +1,31 @@
-"""Where a result came from: code version and file hashes recorded beside each result."""
+"""Where a result came from: code, config, environment and input hashes recorded beside it.
+
+Every evaluation summary carries a record under "provenance"; every table gets
+results/<table>.provenance.json. `infocam audit` (infocam.audit) checks them.
+
+The workflow puts the resolved config in the environment of every job (INFOCAM_CONFIG_JSON,
+INFOCAM_CONFIG_FILES, set in workflow/rules/common.smk), so a record names the config it was
+built with without the config being a rule parameter: a change to one experiment's section
+does not rerun every other experiment.
+"""
 
 import hashlib
+import json
+import os
+import platform
+import socket
 import subprocess
+import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# What decides the numbers; a change anywhere else (README, tests) leaves a record valid.
+CODE_PATHS = ["src", "workflow", "Snakefile", "envs"]
+LOCK_FILE = REPO_ROOT / "envs" / "requirements.lock"
+SPLIT_FILES = ["train.csv", "val.csv", "test.csv", "boxes.csv", "classes.csv"]
+SOURCE_RECORD = "source.json"  # written by `infocam prepare` into the prepared folder
+CONFIG_ENV = "INFOCAM_CONFIG_JSON"
+CONFIG_FILES_ENV = "INFOCAM_CONFIG_FILES"
 
 
 def file_md5(path, chunk_size=1 << 20):
@@ -15,13 +36,98 @@ def file_md5(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
+def text_md5(text):
+    return hashlib.md5(text.encode()).hexdigest()
+
+
 def _git(*args):
     result = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
-    return result.stdout.strip() if result.returncode == 0 else None
+    return result.stdout if result.returncode == 0 else None
+
+
+def code_diff(commit):
+    """The code paths' difference between `commit` and the work tree (None: not a git checkout)."""
+    return _git("diff", "--no-ext-diff", commit, "--", *CODE_PATHS)
 
 
 def code_version():
-    """The git commit of the code and whether the work tree had uncommitted changes."""
+    """The git commit, whether the code paths had uncommitted changes, and the md5 of those changes."""
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {"commit": commit, "dirty": bool(status) if status is not None else None}
+    if commit is None:
+        return {"commit": None, "dirty": None, "diff_md5": None}
+    diff = code_diff(commit.strip()) or ""
+    return {"commit": commit.strip(), "dirty": bool(diff), "diff_md5": text_md5(diff)}
+
+
+def config_sha256(config):
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def config_record():
+    """The workflow config this job runs under, from the environment the workflow sets."""
+    text = os.environ.get(CONFIG_ENV)
+    if text is None:
+        return {"files": None, "sha256": None, "config": None}
+    config = json.loads(text)
+    files = json.loads(os.environ.get(CONFIG_FILES_ENV, "[]"))
+    return {"files": files, "sha256": config_sha256(config), "config": config}
+
+
+def environment(device=None):
+    import torch
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "lock_file_md5": file_md5(LOCK_FILE) if LOCK_FILE.exists() else None,
+        "host": socket.gethostname(),
+        "device": str(device) if device is not None else "cpu",
+    }
+
+
+def timestamp(seconds=None):
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(seconds))
+
+
+def base_record(started, device=None):
+    """Code, config, environment and start/end times of a job that began at `started` (time.time())."""
+    return {
+        "code": code_version(),
+        "config": config_record(),
+        "environment": environment(device),
+        "started": timestamp(started),
+        "finished": timestamp(),
+    }
+
+
+def dataset_record(prepared_dir):
+    """md5 of each split and annotation table of a prepared dataset, and the archive it came from."""
+    prepared_dir = Path(prepared_dir)
+    source_path = prepared_dir / SOURCE_RECORD
+    source = json.loads(source_path.read_text()) if source_path.exists() else None
+    return {
+        "prepared": str(prepared_dir),
+        "files_md5": {name: file_md5(prepared_dir / name) for name in SPLIT_FILES},
+        "source": source,
+    }
+
+
+def files_md5(paths):
+    return {str(path): file_md5(path) for path in paths}
+
+
+def table_record(started, outputs, inputs, extra=None):
+    """The provenance of a table: its files' and its inputs' md5s, plus code, config, environment."""
+    record = {"outputs": files_md5(outputs), "inputs": files_md5(inputs)}
+    record.update(extra or {})
+    record.update(base_record(started))
+    return record
+
+
+def write_table_provenance(path, started, outputs, inputs, extra=None):
+    from infocam.atomic import write_text_atomic
+
+    record = table_record(started, outputs, inputs, extra)
+    write_text_atomic(path, json.dumps(record, indent=1) + "\n")
+    return record

@@ -1,3 +1,4 @@
+import json
 import os
 import re
 import sys
@@ -9,6 +10,11 @@ try:
 except ConfigError as err:
     sys.exit(f"infocam: {err}")
 
+
+# Every job records the config it ran under (infocam.provenance) without it being a rule
+# parameter, so editing one experiment's section does not rerun the others.
+os.environ["INFOCAM_CONFIG_JSON"] = json.dumps(config, sort_keys=True)
+os.environ["INFOCAM_CONFIG_FILES"] = json.dumps([os.path.abspath(path) for path in workflow.configfiles])
 
 CONDA_ENV = "../../envs/infocam.yaml"
 PUBLISHED = os.path.join(workflow.basedir, "config", "published.yaml")
@@ -121,6 +127,28 @@ def evaluate_options(wildcards):
     return " ".join(option for option in options if option)
 
 
+# --- DVC: raw archives, prepared datasets and checkpoints get a .dvc file (rule dvc_track) ---
+DVC = config.get("dvc") or {"track": False}
+
+
+def dvc_records(paths):
+    """The .dvc files for `paths` (none when tracking is off; a copy outside the project is not tracked)."""
+    if not DVC["track"]:
+        return []
+    return [f"{path}.dvc" for path in paths if not os.path.isabs(path) and not path.startswith("..")]
+
+
+def checkpoints(dataset):
+    return [f"results/checkpoints/{dataset}/{cell}.pt" for cell in cells([l for l in ("softmax",) if l in GRID["losses"]])]
+
+
+def dataset_dvc_records(datasets):
+    paths = []
+    for dataset in datasets:
+        paths += [raw_archive(dataset), f"data/prepared/{dataset}", *checkpoints(dataset)]
+    return dvc_records(paths)
+
+
 TABLE_DATASETS = {
     "table1": list(DATASETS),
     "table3": [d for d in DATASETS if d == "cub"],
@@ -181,6 +209,21 @@ DIGITS_TARGETS = [
 
 def _caps_words(caps):
     return " ".join("all" if cap is None else str(cap) for cap in (caps["even"], caps["odd"]))
+
+
+PC_SOFTMAX_UPSTREAM = MNIST_INPUT + (
+    [f"data/prepared/cub/{name}" for name in ("train.csv", "test.csv", "classes.csv")]
+    if "cub" in IMBALANCED["datasets"] else []
+)
+DOUBLE_DIGIT_CHECKPOINTS = [path.replace(".csv", ".pt") for path in DOUBLE_DIGIT_RESULTS]
+DIGITS_DVC_RECORDS = dvc_records(
+    MNIST_INPUT + (["data/prepared/cub"] if "cub" in IMBALANCED["datasets"] else []) + DOUBLE_DIGIT_CHECKPOINTS
+)
+DVC_TARGETS = sorted(set(dataset_dvc_records(DATASETS) + DIGITS_DVC_RECORDS))
+
+
+def upstream_options(paths):
+    return " ".join(f"--upstream {path}" for path in paths)
 
 
 def pc_softmax_input(wildcards):

@@ -48,10 +48,14 @@ rule pc_softmax_run:
 
 rule pc_softmax_table:
     input:
-        PC_SOFTMAX_RESULTS,
+        results=PC_SOFTMAX_RESULTS,
+        dvc=DIGITS_DVC_RECORDS,
     output:
         csv="results/pc_softmax.csv",
         md="results/pc_softmax.md",
+        provenance="results/pc_softmax.provenance.json",
+    params:
+        upstream=upstream_options(PC_SOFTMAX_UPSTREAM),
     log:
         "logs/pc_softmax/table.log",
     benchmark:
@@ -63,7 +67,8 @@ rule pc_softmax_table:
         mem_mb=1000,
         runtime=10,
     shell:
-        "infocam pc-softmax-table --csv {output.csv} --md {output.md} {input} > {log} 2>&1"
+        "infocam pc-softmax-table --csv {output.csv} --md {output.md} --provenance {output.provenance}"
+        " {params.upstream} {input.results} > {log} 2>&1"
 
 
 rule double_digit_run:
@@ -94,14 +99,17 @@ rule double_digit_run:
 
 rule double_digit_table:
     input:
-        DOUBLE_DIGIT_RESULTS,
+        results=DOUBLE_DIGIT_RESULTS,
+        dvc=DIGITS_DVC_RECORDS,
     output:
         csv="results/table2.csv",
         loc="results/double_digit_localisation.csv",
         md="results/table2.md",
+        provenance="results/table2.provenance.json",
     params:
         region=DOUBLE["region"],
         tau=DOUBLE["tau"],
+        upstream=upstream_options(MNIST_INPUT + DOUBLE_DIGIT_CHECKPOINTS),
     log:
         "logs/double_digit/table.log",
     benchmark:
@@ -114,7 +122,8 @@ rule double_digit_table:
         runtime=10,
     shell:
         "infocam double-digit-table --csv {output.csv} --loc-csv {output.loc} --md {output.md}"
-        " --region {params.region} --tau {params.tau} {input} > {log} 2>&1"
+        " --region {params.region} --tau {params.tau} --provenance {output.provenance}"
+        " {params.upstream} {input.results} > {log} 2>&1"
 
 
 rule digits_figures:

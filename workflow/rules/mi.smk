@@ -30,6 +30,7 @@ rule mi_table:
     output:
         csv="results/mi_estimation.csv",
         md="results/mi_estimation.md",
+        provenance="results/mi_estimation.provenance.json",
     log:
         "logs/mi/table.log",
     benchmark:
@@ -41,7 +42,7 @@ rule mi_table:
         mem_mb=1000,
         runtime=10,
     shell:
-        "infocam mi-table --csv {output.csv} --md {output.md} {input} > {log} 2>&1"
+        "infocam mi-table --csv {output.csv} --md {output.md} --provenance {output.provenance} {input} > {log} 2>&1"
 
 
 rule mi_figure:

@@ -2,9 +2,11 @@ rule table:
     input:
         summaries=lambda wildcards: summaries(TABLE_DATASETS[wildcards.table]),
         published=PUBLISHED,
+        dvc=lambda wildcards: dataset_dvc_records(TABLE_DATASETS[wildcards.table]),
     output:
         csv="results/{table}.csv",
         md="results/{table}.md",
+        provenance="results/{table}.provenance.json",
     wildcard_constraints:
         table="table1|table3|table4|table5",
     log:
@@ -18,5 +20,5 @@ rule table:
         mem_mb=1000,
         runtime=10,
     shell:
-        "infocam table --table {wildcards.table} --published {input.published}"
-        " --csv {output.csv} --md {output.md} {input.summaries} > {log} 2>&1"
+        "infocam table --table {wildcards.table} --published {input.published} --csv {output.csv}"
+        " --md {output.md} --provenance {output.provenance} {input.summaries} > {log} 2>&1"

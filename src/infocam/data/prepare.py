@@ -6,6 +6,7 @@ checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
     train.csv, val.csv, test.csv      image_id,path,label,width,height (path relative to out_dir)
     boxes.csv                         image_id,x0,y0,x1,y1 (original pixels, corners, one row per box)
     classes.csv                       label,name
+    source.json                       the archive (path, md5) or extracted copy it came from
 
 Everything is built in a hidden sibling folder and moved into place at the end, so an
 error never leaves a half-prepared `out_dir` behind. Where the archive came from
@@ -17,6 +18,7 @@ images/ holds symbolic links to the copy's image folders instead of 1 GB of copi
 """
 
 import csv
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +49,7 @@ def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: 
         dataset = read(_dataset_root(extracted, marker, archive.name))
         _check_and_write(dataset, expected, archive.name, partial, _move_images)
         shutil.rmtree(extracted)
+        _write_source(partial, {"archive": str(archive), "md5": md5})
 
 
 def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | None = None) -> None:
@@ -62,6 +65,7 @@ def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | No
     with _building(out_dir) as partial:
         dataset = read(_dataset_root(folder, marker, str(folder)))
         _check_and_write(dataset, expected, str(folder), partial, _link_images)
+        _write_source(partial, {"extracted": str(folder), "md5": None})
 
 
 def _reader(fmt: str) -> tuple[Callable[[Path], NativeDataset], str]:
@@ -138,6 +142,10 @@ def _write_tables(folder: Path, dataset: NativeDataset, sizes: dict[str, tuple[i
     box_rows = [[box.image_id, *(repr(float(v)) for v in (box.x0, box.y0, box.x1, box.y1))] for box in dataset.boxes]
     _write_csv(folder / "boxes.csv", ["image_id", "x0", "y0", "x1", "y1"], box_rows)
     _write_csv(folder / "classes.csv", ["label", "name"], list(enumerate(dataset.classes)))
+
+
+def _write_source(folder: Path, source: dict) -> None:
+    (folder / "source.json").write_text(json.dumps(source, indent=1) + "\n")
 
 
 def _write_csv(path: Path, header: list[str], rows: list) -> None:
