@@ -8,7 +8,7 @@ CORES ?= 2
 # Rules call the `infocam` command: the venv comes first on PATH for everything make runs.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: tables test test-slurm lint lock clean-results
+.PHONY: tables test test-slurm lint report tables-from-checkpoints lock clean-results
 
 # The venv is rebuilt when the lock file changes. pip's per-location warnings about the
 # machine's local package indexes are filtered out; real errors still fail the target.
@@ -31,6 +31,17 @@ test: $(STAMP)
 # needs root; installs Debian's slurm-wlm and munge the first time. Leaves the cluster as it found it.
 test-slurm: $(STAMP)
 	$(BIN)/python -m pytest -q -rs tests/slurm
+
+# The tables and figures of the last build, captioned, in one HTML file.
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html
+
+# Tables 1, 3, 4 and 5 from the checkpoints in the DVC remote, with no training job: after
+# `dvc pull` the pulled files have new mtimes, so only evaluation and tables may run.
+WSOL_TABLES := results/table1.csv results/table3.csv results/table4.csv results/table5.csv
+tables-from-checkpoints: $(STAMP)
+	$(BIN)/dvc pull
+	$(BIN)/snakemake --cores $(CORES) $(WSOL_TABLES) --allowed-rules evaluate table $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint

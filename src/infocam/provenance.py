@@ -36,27 +36,28 @@ def file_md5(path, chunk_size=1 << 20):
     return digest.hexdigest()
 
 
-def text_md5(text):
-    return hashlib.md5(text.encode()).hexdigest()
-
-
 def _git(*args):
     result = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
     return result.stdout if result.returncode == 0 else None
 
 
-def code_diff(commit):
-    """The code paths' difference between `commit` and the work tree (None: not a git checkout)."""
-    return _git("diff", "--no-ext-diff", commit, "--", *CODE_PATHS)
+def code_files():
+    """{path: md5} of every file under the code paths that git tracks or would track (untracked, not ignored)."""
+    listed = _git("ls-files", "--cached", "--others", "--exclude-standard", "--", *CODE_PATHS)
+    if listed is None:
+        return None
+    paths = sorted({line for line in listed.splitlines() if (REPO_ROOT / line).is_file()})
+    return {path: file_md5(REPO_ROOT / path) for path in paths}
 
 
 def code_version():
-    """The git commit, whether the code paths had uncommitted changes, and the md5 of those changes."""
+    """The git commit, whether the code differs from it, and the md5 of every code file as it was run."""
     commit = _git("rev-parse", "HEAD")
-    if commit is None:
-        return {"commit": None, "dirty": None, "diff_md5": None}
-    diff = code_diff(commit.strip()) or ""
-    return {"commit": commit.strip(), "dirty": bool(diff), "diff_md5": text_md5(diff)}
+    files = code_files()
+    if commit is None or files is None:
+        return {"commit": None, "dirty": None, "files_md5": None}
+    status = _git("status", "--porcelain", "--untracked-files=all", "--", *CODE_PATHS)
+    return {"commit": commit.strip(), "dirty": bool(status and status.strip()), "files_md5": files}
 
 
 def config_sha256(config):

@@ -13,8 +13,10 @@ except ConfigError as err:
 
 # Every job records the config it ran under (infocam.provenance) without it being a rule
 # parameter, so editing one experiment's section does not rerun the others.
-os.environ["INFOCAM_CONFIG_JSON"] = json.dumps(config, sort_keys=True)
-os.environ["INFOCAM_CONFIG_FILES"] = json.dumps([os.path.abspath(path) for path in workflow.configfiles])
+os.environ.update(
+    INFOCAM_CONFIG_JSON=json.dumps(config, sort_keys=True),
+    INFOCAM_CONFIG_FILES=json.dumps([os.path.abspath(path) for path in workflow.configfiles]),
+)
 
 CONDA_ENV = "../../envs/infocam.yaml"
 PUBLISHED = os.path.join(workflow.basedir, "config", "published.yaml")

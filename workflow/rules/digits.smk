@@ -51,7 +51,7 @@ rule pc_softmax_table:
         results=PC_SOFTMAX_RESULTS,
         dvc=DIGITS_DVC_RECORDS,
     output:
-        csv="results/pc_softmax.csv",
+        csv=report("results/pc_softmax.csv", caption="../report/pc_softmax.rst", category="softmax paper"),
         md="results/pc_softmax.md",
         provenance="results/pc_softmax.provenance.json",
     params:
@@ -102,7 +102,7 @@ rule double_digit_table:
         results=DOUBLE_DIGIT_RESULTS,
         dvc=DIGITS_DVC_RECORDS,
     output:
-        csv="results/table2.csv",
+        csv=report("results/table2.csv", caption="../report/table2.rst", category="infoCAM paper"),
         loc="results/double_digit_localisation.csv",
         md="results/table2.md",
         provenance="results/table2.provenance.json",
@@ -132,8 +132,10 @@ rule digits_figures:
         cam_model=f"results/double_digit/sigmoid-s{DOUBLE['seeds'][0]}.pt",
         masking_model=f"results/double_digit/pc_sigmoid-s{DOUBLE['seeds'][0]}.pt",
     output:
-        cam="results/figures/double_digit_cam_vs_infocam.png",
-        masking="results/figures/info_masking.png",
+        cam=report("results/figures/double_digit_cam_vs_infocam.png", caption="../report/double_digit_figure.rst",
+                   category="infoCAM paper"),
+        masking=report("results/figures/info_masking.png", caption="../report/info_masking_figure.rst",
+                       category="softmax paper"),
     params:
         folder=lambda wildcards, input: os.path.dirname(input[0]),
         options=digits_figure_options,

@@ -28,7 +28,7 @@ rule mi_table:
     input:
         MI_RESULTS,
     output:
-        csv="results/mi_estimation.csv",
+        csv=report("results/mi_estimation.csv", caption="../report/mi_estimation.rst", category="softmax paper"),
         md="results/mi_estimation.md",
         provenance="results/mi_estimation.provenance.json",
     log:
@@ -49,7 +49,7 @@ rule mi_figure:
     input:
         "results/mi_estimation.csv",
     output:
-        "results/figures/mi_estimation.png",
+        report("results/figures/mi_estimation.png", caption="../report/mi_figure.rst", category="softmax paper"),
     log:
         "logs/mi/figure.log",
     benchmark:

@@ -4,7 +4,7 @@ rule table:
         published=PUBLISHED,
         dvc=lambda wildcards: dataset_dvc_records(TABLE_DATASETS[wildcards.table]),
     output:
-        csv="results/{table}.csv",
+        csv=report("results/{table}.csv", caption="../report/wsol_table.rst", category="infoCAM paper"),
         md="results/{table}.md",
         provenance="results/{table}.provenance.json",
     wildcard_constraints:
