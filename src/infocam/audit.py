@@ -10,6 +10,7 @@ data are checked. Every table's code (git commit plus uncommitted changes) and c
 be the ones recorded.
 """
 
+import functools
 import gzip
 import json
 import tempfile
@@ -158,7 +159,7 @@ def check_dvc(path, where, report):
     if recorded is None:
         return report.check(False, where, "", f"not DVC-tracked (no {dvc_tracking.record_path(path)})")
     if Path(path).is_dir():
-        changes = dvc_tracking.changed([path])
+        changes = _folder_changes(str(path))
         return report.check(not changes, where, f"DVC {recorded[:12]}", f"differs from its DVC record: {changes}")
     actual = file_md5(path)
     return report.check(actual == recorded, where, f"DVC {recorded[:12]}", f"md5 is {actual}, DVC records {recorded}")
@@ -171,6 +172,12 @@ def check_upstream(upstream, report):
             tracked = next((p for p in (Path(path), Path(path).parent) if dvc_tracking.record_path(p).is_file()), None)
             if tracked is not None:
                 check_dvc(tracked, f"data {tracked}", report)
+
+
+@functools.lru_cache(maxsize=None)
+def _folder_changes(path):
+    """`dvc status` of a tracked folder, asked once per audit (it hashes every file)."""
+    return dvc_tracking.changed([path])
 
 
 # --- localisation tables: row by row down to the raw archive ---

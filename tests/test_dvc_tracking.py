@@ -1,0 +1,46 @@
+"""infocam.dvc_tracking: `infocam dvc-track` waits for DVC's repository lock instead of failing."""
+
+import subprocess
+import sys
+import time
+
+import pytest
+import zc.lockfile
+
+from infocam.dvc_tracking import recorded_md5
+from infocam.provenance import file_md5
+
+DVC = [sys.executable, "-m", "dvc"]
+
+
+@pytest.fixture
+def repo(tmp_path):
+    subprocess.run(["git", "init", "-q"], cwd=tmp_path, check=True)
+    subprocess.run([*DVC, "init", "-q"], cwd=tmp_path, check=True)
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    return tmp_path
+
+
+def test_tracking_waits_while_another_process_holds_the_lock(repo):
+    lock = zc.lockfile.LockFile(str(repo / ".dvc" / "tmp" / "lock"))  # what a running dvc command holds
+    try:
+        job = subprocess.Popen(["infocam", "dvc-track", "model.pt"], cwd=repo, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        time.sleep(8)  # DVC alone gives up after about 3 s
+        assert job.poll() is None, job.communicate()
+    finally:
+        lock.close()
+    out, err = job.communicate(timeout=60)
+    assert job.returncode == 0, err
+    assert recorded_md5(repo / "model.pt") == file_md5(repo / "model.pt")
+
+
+def test_tracking_outside_a_dvc_repository_says_what_to_do(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    result = subprocess.run(["infocam", "dvc-track", "model.pt"], cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "infocam dvc-track: error: not inside a DVC repository: run `dvc init` at the project root,"
+        " or set dvc.track: false"
+    ]
+    assert not (tmp_path / "model.pt.dvc").exists()
