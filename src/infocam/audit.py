@@ -6,8 +6,8 @@ checking at each link that the file's md5 is the one recorded one level up and, 
 DVC-tracked files (checkpoint, prepared dataset, archive), the one DVC records; the row's
 numbers are recomputed from the per-image records. For the other tables (MI, PC-softmax,
 Table 2) the table is recomputed from its per-job results, whose md5s and those of their
-data are checked. Every table's code (git commit plus uncommitted changes) and config must
-be the ones recorded.
+data are checked. Every table's code (the md5 of every code file, committed or not) and
+config must be the ones recorded.
 """
 
 import functools
@@ -243,14 +243,10 @@ def recompute_localisation_table(record):
 
 
 def metrics_from_per_image(per_image_path, methods):
+    from infocam.evaluate import metrics_from_records
+
     with gzip.open(per_image_path) as stream:
-        frame = pd.read_csv(stream)
-    result = {"n_test": len(frame), "top1_cls": 100.0 * frame["correct_top1"].mean(),
-              "top5_cls": 100.0 * frame["correct_top5"].mean(), "methods": {}}
-    for method in methods:
-        hit = frame[f"{method}_iou"] >= 0.5
-        result["methods"][method] = {"gt_loc": 100.0 * hit.mean(), "top1_loc": 100.0 * (hit & frame["correct_top1"]).mean()}
-    return result
+        return metrics_from_records(pd.read_csv(stream), methods)
 
 
 def check_summary_chain(path, summary, report):
@@ -259,10 +255,10 @@ def check_summary_chain(path, summary, report):
     before = len(report.broken)
     per_image = provenance["per_image"]
     check_md5(per_image["path"], per_image["md5"], f"{path} -> per-image {per_image['path']}", report)
-    recomputed = metrics_from_per_image(per_image["path"], summary["methods"]) if Path(per_image["path"]).is_file() else None
-    if recomputed:
-        wrong = [m for m in summary["methods"] if any(abs(summary["methods"][m][k] - recomputed["methods"][m][k]) > 1e-9
-                                                    for k in ("gt_loc", "top1_loc"))]
+    if Path(per_image["path"]).is_file():
+        recomputed = metrics_from_per_image(per_image["path"], summary["methods"])["methods"]
+        wrong = [method for method, metrics in summary["methods"].items()
+                 if any(abs(metrics[key] - recomputed[method][key]) > 1e-9 for key in ("gt_loc", "top1_loc"))]
         report.check(not wrong, f"{path}", "metrics equal those of its per-image records",
                      f"metrics of {', '.join(wrong)} differ from its per-image records")
     checkpoint = provenance["checkpoint"]

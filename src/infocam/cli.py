@@ -183,7 +183,8 @@ def _add_evaluate(sub):
 
 
 def _add_provenance_args(p):
-    p.add_argument("--provenance", type=Path, help="write the table's provenance record (results/<table>.provenance.json)")
+    p.add_argument("--provenance", type=Path,
+                   help="write the table's provenance record (results/<table>.provenance.json)")
     p.add_argument("--upstream", type=Path, action="append", default=[],
                    help="a data file the inputs were made from, md5 recorded (repeatable)")
 

@@ -101,25 +101,29 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, *
     return summary
 
 
-def summarize(frame, evaluators, max_box_acc):
-    """Aggregate the per-image records: hits / images, in percent."""
-    summary = {
+def metrics_from_records(frame, methods=METHODS):
+    """Hits / images over the per-image records, in percent: classification and each method's localisation."""
+    metrics = {
         "n_test": len(frame),
         "top1_cls": 100.0 * frame["correct_top1"].mean(),
         "top5_cls": 100.0 * frame["correct_top5"].mean(),
         "methods": {},
     }
-    for method, evaluator in evaluators.items():
+    for method in methods:
         hit = frame[f"{method}_iou"] >= IOU_HIT
-        metrics = {
+        metrics["methods"][method] = {
             "gt_loc": 100.0 * hit.mean(),
             "top1_loc": 100.0 * (hit & frame["correct_top1"]).mean(),
         }
-        if max_box_acc:
+    return metrics
+
+
+def summarize(frame, evaluators, max_box_acc):
+    """The per-image metrics, plus MaxBoxAcc and MaxBoxAccV2 from the evaluators' threshold counts."""
+    summary = metrics_from_records(frame, evaluators)
+    if max_box_acc:
+        for method, evaluator in evaluators.items():
             results = evaluator.results()
-            metrics["maxboxacc"] = results["maxboxacc_v1_iou50"]
-            metrics["maxboxacc_v2"] = results["maxboxacc_v2_mean"]
-        summary["methods"][method] = metrics
+            summary["methods"][method]["maxboxacc"] = results["maxboxacc_v1_iou50"]
+            summary["methods"][method]["maxboxacc_v2"] = results["maxboxacc_v2_mean"]
     return summary
-
-
