@@ -44,3 +44,12 @@ def test_tracking_outside_a_dvc_repository_says_what_to_do(tmp_path):
         " or set dvc.track: false"
     ]
     assert not (tmp_path / "model.pt.dvc").exists()
+
+
+def test_the_configs_remote_becomes_the_default_and_receives_push(repo, tmp_path):
+    remote = tmp_path / "elsewhere"
+    subprocess.run(["infocam", "dvc-track", "--remote", str(remote), "model.pt"], cwd=repo, check=True)
+    assert str(remote) in (repo / ".dvc" / "config.local").read_text()
+    subprocess.run([*DVC, "push", "-q"], cwd=repo, check=True)
+    md5 = file_md5(repo / "model.pt")
+    assert (remote / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == b"weights"
