@@ -8,7 +8,7 @@ import pytest
 import zc.lockfile
 
 from infocam.dvc_tracking import recorded_md5
-from infocam.provenance import file_md5
+from infocam.provenance import REPO_ROOT as ROOT, file_md5
 
 DVC = [sys.executable, "-m", "dvc"]
 
@@ -53,3 +53,10 @@ def test_the_configs_remote_becomes_the_default_and_receives_push(repo, tmp_path
     subprocess.run([*DVC, "push", "-q"], cwd=repo, check=True)
     md5 = file_md5(repo / "model.pt")
     assert (remote / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == b"weights"
+
+
+def test_dvc_can_read_the_project_repository():
+    # DVC reads every file named dvc.yaml as a pipeline: a stray one breaks every `dvc add`.
+    result = subprocess.run([*DVC, "status"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert (ROOT / ".dvc" / "config").is_file()

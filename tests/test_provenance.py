@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ROOT, SNAKEMAKE
 
-CONFIGS = [str(ROOT / "tests" / "configs" / "tiny.yaml"), str(ROOT / "tests" / "configs" / "dvc.yaml")]
+CONFIGS = [str(ROOT / "tests" / "configs" / "tiny.yaml"), str(ROOT / "tests" / "configs" / "tracked.yaml")]
 DVC = [sys.executable, "-m", "dvc"]
 TABLES = ["table1", "table3", "table4", "table5", "mi_estimation", "pc_softmax", "table2"]
 WSOL_TABLES = ["results/table1.csv", "results/table3.csv", "results/table4.csv", "results/table5.csv"]
