@@ -23,9 +23,15 @@ def _dvc(*args, cwd=None):
     command = [sys.executable, "-m", "dvc", "--wait-for-lock", *args]
     result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
     if result.returncode != 0:
-        lines = (result.stderr or result.stdout).strip().splitlines() or [f"exit status {result.returncode}"]
-        raise DvcError(f"dvc {args[0]}: {lines[-1]}")
+        raise DvcError(f"dvc {args[0]}: {_error_line(result)}")
     return result.stdout
+
+
+def _error_line(result):
+    """DVC's ERROR line, else the first line it printed."""
+    lines = [line.strip() for line in (result.stderr + result.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith("ERROR")]
+    return (errors or lines or [f"exit status {result.returncode}"])[0]
 
 
 def repo_root(cwd=None):
@@ -42,7 +48,7 @@ def track(paths, remote=None, cwd=None):
         raise DvcError("not inside a DVC repository: run `dvc init` at the project root, or set dvc.track: false")
     if remote:
         _dvc("remote", "add", "--local", "--force", "--default", REMOTE_NAME, str(remote), cwd=cwd)
-    _dvc("add", "--quiet", *map(str, paths), cwd=cwd)
+    _dvc("add", *map(str, paths), cwd=cwd)
 
 
 def record_path(path):
