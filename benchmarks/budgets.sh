@@ -36,6 +36,9 @@ fresh_clone() {  # fresh_clone NAME -> path of the clone
 
 tables_clone=$(fresh_clone tables)
 timed make_tables "$tables_clone" make tables
+# Keep what `make tables` built (tables, figures, provenance) before the table1-only rerun.
+mkdir -p "$work/make_tables_results"
+cp "$tables_clone"/results/*.{csv,md,json} "$tables_clone"/results/figures/*.png "$work/make_tables_results/" 2>/dev/null || true
 rm -rf "$tables_clone"/{data,results,logs,.snakemake}
 timed snakemake_table1 "$tables_clone" env PATH="$tables_clone/.venv/bin:$PATH" snakemake results/table1.csv
 cp "$tables_clone/results/table1.md" "$work/table1.md" 2>/dev/null || true
