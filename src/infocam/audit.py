@@ -318,8 +318,8 @@ def _close(a, b):
 
 
 def rebuild_other_table(record):
-    """{output csv: frame recomputed from the recorded per-job results}."""
-    results = record["results"]
+    """{output csv: frame recomputed from the recorded per-job results (the table's inputs)}."""
+    results = list(record["inputs"])
     outputs = [path for path in record["outputs"] if path.endswith(".csv")]
     with tempfile.TemporaryDirectory() as folder:
         tmp = [Path(folder) / f"{i}.csv" for i in range(len(outputs))]

@@ -240,7 +240,8 @@ def _add_localize_eval(sub):
 def _mi_estimate(args):
     import torch
 
-    from infocam.mi import MiTraining, estimate_setting, write_text_atomic
+    from infocam.atomic import write_text_atomic
+    from infocam.mi import MiTraining, estimate_setting
 
     torch.set_num_threads(args.threads)
     training = MiTraining(hidden=tuple(args.hidden), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
@@ -279,7 +280,7 @@ def _mi_table(args):
 
     started = time.time()
     write_mi_table(args.results, args.csv, args.md)
-    _record_table(args, started, "mi", [args.csv, args.md], args.results, results=list(map(str, args.results)))
+    _record_table(args, started, "mi", [args.csv, args.md], args.results)
     print(args.md.read_text())
 
 
@@ -336,7 +337,7 @@ def _pc_softmax_run(args):
     import torch
 
     from infocam.digits import parity_caps
-    from infocam.mi import write_text_atomic
+    from infocam.atomic import write_text_atomic
     from infocam.pc_softmax import Training, cub_splits, mnist_splits, run_experiment
 
     torch.set_num_threads(args.threads)
@@ -380,8 +381,7 @@ def _pc_softmax_table(args):
 
     started = time.time()
     write_pc_softmax_table(args.results, args.csv, args.md)
-    _record_table(args, started, "pc_softmax", [args.csv, args.md], args.results,
-                  results=list(map(str, args.results)))
+    _record_table(args, started, "pc_softmax", [args.csv, args.md], args.results)
     print(args.md.read_text())
 
 
@@ -405,7 +405,7 @@ def _double_digit_run(args):
     import torch
 
     from infocam.double_digit import evaluate, make_datasets, save_model, train_multilabel
-    from infocam.mi import write_text_atomic
+    from infocam.atomic import write_text_atomic
 
     torch.set_num_threads(args.threads)
     settings = _double_digit_settings(args)
@@ -449,7 +449,7 @@ def _double_digit_table(args):
     started = time.time()
     write_table2(args.results, args.csv, args.loc_csv, args.md, args.region, args.tau)
     _record_table(args, started, "table2", [args.csv, args.loc_csv, args.md], args.results,
-                  results=list(map(str, args.results)), region=args.region, tau=args.tau)
+                  region=args.region, tau=args.tau)
     print(args.md.read_text())
 
 

@@ -24,7 +24,8 @@ from infocam.digits import (NUM_DIGITS, DigitGAPNet, load_mnist, make_double_dig
                              to_tensor)
 from infocam.localize import box_iou, boxes_to_canvas, score_map_boxes
 from infocam.losses import pc_sigmoid_cross_entropy
-from infocam.mi import write_text_atomic
+from infocam.atomic import write_text_atomic
+from infocam.result_files import read_result_csvs
 
 LOSSES = ("sigmoid", "pc_sigmoid")
 # Localisation methods -> the compute_cams variant that implements them (see module docstring).
@@ -151,16 +152,7 @@ def load_model(path):
 
 
 def read_results(paths):
-    frames = []
-    for path in paths:
-        frame = pd.read_csv(path, dtype={"key": str})
-        missing = [column for column in COLUMNS if column not in frame.columns]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
-        frames.append(frame[COLUMNS])
-    if not frames:
-        raise ValueError("no double-digit result files given")
-    return pd.concat(frames, ignore_index=True)
+    return read_result_csvs(paths, COLUMNS, "double-digit", dtype={"key": str})
 
 
 def table2(results):

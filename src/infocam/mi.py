@@ -21,6 +21,7 @@ from torch import nn
 from infocam.atomic import write_text_atomic
 from infocam.losses import class_priors
 from infocam.mi_estimators import ESTIMATORS, held_out_estimate, training_loss
+from infocam.result_files import read_result_csvs
 
 COLUMNS = ["setting", "dim", "estimator", "seed", "estimate_nats", "true_mi_nats", "true_mi_se", "abs_error",
            "num_classes", "label_entropy_nats", "epochs"]
@@ -168,17 +169,8 @@ def estimate_setting(setting, counts, offsets, dim, estimators, seeds, training,
 
 
 def read_results(paths):
-    """Concatenate per-setting result CSVs, checking each has the expected columns."""
-    frames = []
-    for path in paths:
-        frame = pd.read_csv(path)
-        missing = [column for column in COLUMNS if column not in frame.columns]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
-        frames.append(frame[COLUMNS])
-    if not frames:
-        raise ValueError("no MI result files given")
-    results = pd.concat(frames, ignore_index=True)
+    """Concatenate per-setting result CSVs, ordered by setting, dim, estimator and seed."""
+    results = read_result_csvs(paths, COLUMNS, "MI")
     rank = {name: i for i, name in enumerate(ESTIMATORS)}
     ordered = results.assign(_rank=results["estimator"].map(rank)).sort_values(["setting", "dim", "_rank", "seed"])
     return ordered.drop(columns="_rank").reset_index(drop=True)

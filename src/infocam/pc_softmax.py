@@ -18,7 +18,8 @@ from PIL import Image
 
 from infocam.digits import LeNet, capped_indices, load_mnist, to_tensor
 from infocam.losses import class_priors, dropmax_loss, dropmax_scores, pc_softmax_cross_entropy
-from infocam.mi import write_text_atomic
+from infocam.atomic import write_text_atomic
+from infocam.result_files import read_result_csvs
 
 LOSSES = ("softmax", "pc_softmax", "dropmax")
 COLUMNS = ["dataset", "loss", "seed", "test_set", "accuracy", "mean_class_accuracy", "class_accuracies",
@@ -153,16 +154,7 @@ def run_experiment(dataset, splits, losses, seeds, training, log=print):
 
 
 def read_results(paths):
-    frames = []
-    for path in paths:
-        frame = pd.read_csv(path)
-        missing = [column for column in COLUMNS if column not in frame.columns]
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
-        frames.append(frame[COLUMNS])
-    if not frames:
-        raise ValueError("no pc-softmax result files given")
-    return pd.concat(frames, ignore_index=True)
+    return read_result_csvs(paths, COLUMNS, "pc-softmax")
 
 
 def render_markdown(results):
