@@ -1,6 +1,7 @@
 # infocam: rebuilds the tables of Qin, Kim & Gedeon's softmax/infoCAM papers from raw data.
-# Usage: snakemake results/table1.csv          (offline default, config/config.yaml)
-#        snakemake results/table1.csv --configfile config/paper.yaml
+# Usage: snakemake --cores 2 results/table1.csv     (offline default, config/config.yaml)
+#        snakemake --cores 2 wsol_tables | mi | digits | all
+#        snakemake --cores 8 --configfile config/paper.yaml [overlay.yaml ...]
 
 import os
 
@@ -29,10 +30,26 @@ include: "workflow/rules/digits.smk"
 include: "workflow/rules/provenance.smk"
 
 
-rule all:
+# Named targets (snakemake --list-target-rules): one per experiment, and everything.
+rule wsol_tables:
     input:
         ALL_TABLES,
+
+
+rule mi:
+    input:
         MI_TARGETS,
+
+
+rule digits:
+    input:
         DIGITS_TARGETS,
+
+
+rule all:
+    input:
+        rules.wsol_tables.input,
+        rules.mi.input,
+        rules.digits.input,
         DVC_TARGETS,
     default_target: True

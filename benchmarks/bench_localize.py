@@ -1,4 +1,4 @@
-"""Throughput of infocam.localize in maps per second, on one core (best of 3 runs).
+"""Throughput of infocam.wsol.localize in maps per second, on one core (best of 3 runs).
 
 Times the fixed-tau score (one threshold, largest contour), the full BoxEvaluator (fixed tau
 plus MaxBoxAcc and MaxBoxAccV2 at 100 thresholds) and, for comparison, a plain per-threshold
@@ -18,13 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from infocam.localize import BoxEvaluator, box_iou, boxes_to_canvas, normalise_score_map, quantise
+from infocam.wsol.localize import BoxEvaluator, box_iou, boxes_to_canvas, normalise_score_map, quantise
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_ORACLE = next(
-    (p for p in (REPO / "shared/fixtures/wsol-oracle", REPO.parent / "shared/fixtures/wsol-oracle") if p.exists()),
-    REPO / "shared/fixtures/wsol-oracle",
-)
+DEFAULT_ORACLE = REPO / "tests" / "fixtures" / "wsol-oracle"
 
 
 def oracle_maps(folder):

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import yaml
 
-from infocam.mi import MiTraining, make_data, train_estimator, true_mutual_information
+from infocam.mi.experiment import MiTraining, make_data, train_estimator, true_mutual_information
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -44,7 +44,7 @@ def monte_carlo_seconds(mi, counts):
 def startup_seconds():
     """A job's fixed cost: starting Python and importing what `infocam mi-estimate` loads."""
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import infocam.cli, infocam.mi"], check=True)
+    subprocess.run([sys.executable, "-c", "import infocam.cli, infocam.mi.experiment"], check=True)
     return time.perf_counter() - start
 
 

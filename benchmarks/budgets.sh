@@ -4,11 +4,10 @@
 #   2. `snakemake results/table1.csv` after set-up      budget 10 min
 #   3. `make test` from another fresh clone             budget 15 min
 # Usage: benchmarks/budgets.sh [WORKDIR]   (default: a new temporary directory)
-# Writes WORKDIR/budgets.tsv and prints it. Needs ../shared beside the clones for the tests,
-# so clones are made in WORKDIR/<name>/main with a link WORKDIR/<name>/shared.
+# Writes WORKDIR/budgets.tsv and prints it. Each clone stands alone (nothing beside it), and
+# after `make tables` its `git status --porcelain` is written to WORKDIR/git_status.txt.
 set -euo pipefail
 repo=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)
-shared=$(cd "$repo/../shared" && pwd)
 work=${1:-$(mktemp -d /tmp/infocam-budgets.XXXX)}
 mkdir -p "$work"
 out="$work/budgets.tsv"
@@ -28,14 +27,13 @@ timed() {  # timed NAME DIR COMMAND...
 
 fresh_clone() {  # fresh_clone NAME -> path of the clone
   rm -rf "${work:?}/$1"
-  mkdir -p "$work/$1"
-  git clone -q "$repo" "$work/$1/main"
-  ln -s "$shared" "$work/$1/shared"
-  echo "$work/$1/main"
+  git clone -q "$repo" "$work/$1"
+  echo "$work/$1"
 }
 
 tables_clone=$(fresh_clone tables)
 timed make_tables "$tables_clone" make tables
+git -C "$tables_clone" status --porcelain > "$work/git_status.txt"
 # Keep what `make tables` built (tables, figures, provenance) before the table1-only rerun.
 mkdir -p "$work/make_tables_results"
 cp "$tables_clone"/results/*.{csv,md,json} "$tables_clone"/results/figures/*.png "$work/make_tables_results/" 2>/dev/null || true

@@ -1,5 +1,10 @@
-"""Loading and validating the workflow configuration against its JSON schema."""
+"""Loading and validating the workflow configuration against its JSON schema.
 
+Validation also fills in the schema's `default` values, so a setting with a default need not
+be written in every config file: a new hyperparameter is a schema entry and a dataclass field.
+"""
+
+import copy
 import os
 from pathlib import Path
 
@@ -17,10 +22,34 @@ def _key_path(error):
     return ".".join(str(part) for part in error.absolute_path) or "<top level>"
 
 
+def _fill_defaults(properties_check):
+    def check(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from properties_check(validator, properties, instance, schema)
+
+    return check
+
+
+DefaultFillingValidator = jsonschema.validators.extend(
+    jsonschema.Draft7Validator, {"properties": _fill_defaults(jsonschema.Draft7Validator.VALIDATORS["properties"])}
+)
+
+
+def with_defaults(config, schema_path=SCHEMA):
+    """A copy of `config` with the schema's defaults filled in (no other check)."""
+    config = copy.deepcopy(config)
+    for _ in DefaultFillingValidator(yaml.safe_load(Path(schema_path).read_text())).iter_errors(config):
+        pass
+    return config
+
+
 def validate_config(config, schema_path=SCHEMA):
-    """Raise ConfigError naming the first offending key, or return the config unchanged."""
+    """Raise ConfigError naming the first offending key; otherwise fill in defaults and return the config."""
     schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = jsonschema.Draft7Validator(schema)
+    validator = DefaultFillingValidator(schema)
     error = jsonschema.exceptions.best_match(validator.iter_errors(config))
     if error is not None:
         raise ConfigError(f"config key '{_key_path(error)}': {error.message}")

@@ -1,4 +1,4 @@
-"""Classification losses: softmax cross-entropy, PC-softmax, PC-sigmoid and DropMax (REFERENCE.md §1, §3)."""
+"""Classification losses: softmax cross-entropy, PC-softmax, PC-sigmoid and DropMax (docs/reference.md)."""
 
 import numpy as np
 import torch
@@ -84,7 +84,7 @@ class DropMaxHead(torch.nn.Module):
 
 
 def dropmax_loss(outputs, labels, tau=0.1, eps=1e-8):
-    """DropMax training loss (REFERENCE.md section 3) for the heads' outputs (o, W_p h, W_r h).
+    """DropMax training loss (docs/reference.md) for the heads' outputs (o, W_p h, W_r h).
 
     p = sigmoid(W_p h) are the keep probabilities, r = sigmoid(W_r h) is trained to predict the
     label, q = sigmoid(stopgrad(W_p h) + W_r h) is the variational posterior of the mask. The

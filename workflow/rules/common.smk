@@ -11,15 +11,16 @@ except ConfigError as err:
     sys.exit(f"infocam: {err}")
 
 
-# Every job records the config it ran under (infocam.provenance) without it being a rule
+# Every job records the config it ran under (infocam.provenance.records) without it being a rule
 # parameter, so editing one experiment's section does not rerun the others.
 os.environ.update(
     INFOCAM_CONFIG_JSON=json.dumps(config, sort_keys=True),
     INFOCAM_CONFIG_FILES=json.dumps([os.path.abspath(path) for path in workflow.configfiles]),
+    INFOCAM_PROJECT=workflow.basedir,  # envs/infocam.post-deploy.sh installs the project from here
 )
 
 CONDA_ENV = "../../envs/infocam.yaml"
-PUBLISHED = os.path.join(workflow.basedir, "config", "published.yaml")
+PUBLISHED = os.path.join(workflow.basedir, "workflow", "resources", "published.yaml")
 DATASETS = config["datasets"]
 GRID = config["grid"]
 USES_GPU = 0 if config["device"] == "cpu" else 1
@@ -87,46 +88,32 @@ def prepare_source_options(wildcards, input):
 
 def expected_options(wildcards):
     expected = DATASETS[wildcards.dataset].get("expected") or {}
-    return " ".join(f"--expect {key}={value}" for key, value in expected.items())
+    return " ".join(f"--expect {key}={value}" for key, value in sorted(expected.items()))
 
 
-def flag(name, on):
-    return f"--{name}" if on else ""
+def as_settings(section):
+    """A job's settings as one JSON object: a rule parameter, so a changed value reruns exactly that job."""
+    return json.dumps(section, sort_keys=True)
 
 
-def train_options(wildcards):
-    """Hyperparameters of one cell as `infocam train` options (params, so changes trigger a rerun)."""
+def train_settings(wildcards):
+    """TrainSettings of one cell (infocam.wsol.train): model, training, the dataset's sizes and hyperparameters."""
     dataset = DATASETS[wildcards.dataset]
-    hyper = dataset["hyper"][wildcards.backbone]
-    options = [
-        f"--backbone {wildcards.backbone} --loss {wildcards.loss} --seed {wildcards.seed}",
-        flag("adl", wildcards.adl == "adl"),
-        f"--width {MODEL['width']} --adl-drop-rate {MODEL['adl_drop_rate']}",
-        flag("pretrained", MODEL["pretrained"]),
-        f"--epochs {TRAINING['epochs']} --lr {hyper['lr']} --batch-size {hyper['batch_size']}",
-        f"--optimizer {TRAINING['optimizer']}",
-        f"--lr-step {TRAINING['lr_step']} --lr-gamma {TRAINING['lr_gamma']}",
-        f"--momentum {TRAINING['momentum']} --weight-decay {TRAINING['weight_decay']}",
-        flag("nesterov", TRAINING["nesterov"]),
-        f"--classifier-lr-mult {TRAINING['classifier_lr_mult']}",
-        f"--resize {dataset['resize']} --crop {dataset['crop']}",
-        f"--device {config['device']} --num-workers {TRAINING['num_workers']}",
-        flag("amp", TRAINING["amp"]),
-        flag("channels-last", TRAINING["channels_last"]),
-        flag("cache-images", TRAINING["cache_images"]),
-    ]
-    return " ".join(option for option in options if option)
+    return as_settings({
+        **MODEL, **TRAINING, **dataset["hyper"][wildcards.backbone],
+        "resize": dataset["resize"], "crop": dataset["crop"], "device": config["device"],
+        "backbone": wildcards.backbone, "adl": wildcards.adl == "adl", "loss": wildcards.loss,
+        "seed": int(wildcards.seed),
+    })
 
 
-def evaluate_options(wildcards):
+def evaluate_settings(wildcards):
+    """EvaluateSettings of one cell (infocam.wsol.evaluate)."""
     dataset = DATASETS[wildcards.dataset]
-    options = [
-        f"--dataset {wildcards.dataset} --region {dataset['region'][wildcards.backbone]}",
-        f"--resize {dataset['resize']} --crop {dataset['crop']}",
-        f"--batch-size {EVALUATION['batch_size']} --device {config['device']}",
-        flag("max-box-acc", EVALUATION["max_box_acc"]),
-    ]
-    return " ".join(option for option in options if option)
+    return as_settings({
+        **EVALUATION, "dataset": wildcards.dataset, "region": dataset["region"][wildcards.backbone],
+        "resize": dataset["resize"], "crop": dataset["crop"], "device": config["device"],
+    })
 
 
 # --- DVC: raw archives, prepared datasets and checkpoints get a .dvc file (rule dvc_track) ---
@@ -171,19 +158,10 @@ MI_RESULTS = [f"results/mi/{setting}-d{dim}.csv" for setting in MI["settings"] f
 MI_TARGETS = ["results/mi_estimation.csv", "results/mi_estimation.md", "results/figures/mi_estimation.png"]
 
 
-def _words(values):
-    return " ".join(str(value) for value in values)
-
-
-def mi_estimate_options(wildcards):
-    """`infocam mi-estimate` options of one setting (params, so a config change triggers a rerun)."""
-    return (
-        f"--counts {_words(MI['settings'][wildcards.setting])} --offsets {_words(MI['offsets'])}"
-        f" --estimators {_words(MI['estimators'])} --seeds {_words(MI['seeds'])}"
-        f" --hidden {_words(MI['hidden'])} --epochs {MI['epochs']} --batch-size {MI['batch_size']}"
-        f" --lr {MI['lr']} --mine-rate {MI['mine_rate']} --test-fraction {MI['test_fraction']}"
-        f" --mc-samples {MI['mc_samples']} --mc-seed {MI['mc_seed']}"
-    )
+def mi_settings(wildcards):
+    """MiSettings of one (setting, dim) job (infocam.mi.experiment)."""
+    shared = {key: value for key, value in MI.items() if key not in ("settings", "dims", "threads")}
+    return as_settings({**shared, "counts": MI["settings"][wildcards.setting]})
 
 
 # --- PC-softmax and digits ---
@@ -209,10 +187,6 @@ DIGITS_TARGETS = [
 ]
 
 
-def _caps_words(caps):
-    return " ".join("all" if cap is None else str(cap) for cap in (caps["even"], caps["odd"]))
-
-
 PC_SOFTMAX_UPSTREAM = MNIST_INPUT + (
     [f"data/prepared/cub/{name}" for name in ("train.csv", "test.csv", "classes.csv")]
     if "cub" in IMBALANCED["datasets"] else []
@@ -232,39 +206,18 @@ def pc_softmax_input(wildcards):
     return MNIST_INPUT if wildcards.imbalanced == "mnist" else "data/prepared/cub"
 
 
-def pc_softmax_options(wildcards, input):
-    """`infocam pc-softmax-run` options of one imbalanced dataset (params, so a config change triggers a rerun)."""
-    spec = IMBALANCED["datasets"][wildcards.imbalanced]
-    if wildcards.imbalanced == "mnist":
-        data = f"--data {os.path.dirname(input[0])} --train-range {_words(spec['train_range'])} --test-range {_words(spec['test_range'])}"
-    else:
-        data = f"--data {input[0]} --image-size {spec['image_size']}"
-    return (
-        f"{data} --train-caps {_caps_words(spec['train_caps'])} --test-caps {_caps_words(spec['test_caps'])}"
-        f" --losses {_words(IMBALANCED['losses'])} --seeds {_words(IMBALANCED['seeds'])}"
-        f" --epochs {spec['epochs']} --batch-size {spec['batch_size']} --lr {spec['lr']} --momentum {spec['momentum']}"
-        f" --dropmax-tau {IMBALANCED['dropmax_tau']}"
-    )
+def pc_softmax_settings(wildcards):
+    """ImbalancedSettings of one imbalanced dataset (infocam.digits.imbalanced)."""
+    shared = {key: value for key, value in IMBALANCED.items() if key != "datasets"}
+    return as_settings({**shared, **IMBALANCED["datasets"][wildcards.imbalanced]})
 
 
-def _double_digit_data_options():
-    return (
-        f"--train-count {DOUBLE['train_count']} --test-count {DOUBLE['test_count']}"
-        f" --p-present {DOUBLE['p_present']} --data-seed {DOUBLE['data_seed']}"
-    )
+def double_digit_settings(wildcards):
+    """DoubleDigitSettings (infocam.digits.double_digit); the seed is the job's wildcard."""
+    return as_settings({key: value for key, value in DOUBLE.items() if key != "seeds"})
 
 
-def double_digit_options(wildcards):
-    return (
-        f"{_double_digit_data_options()} --width {DOUBLE['width']} --epochs {DOUBLE['epochs']}"
-        f" --batch-size {DOUBLE['batch_size']} --lr {DOUBLE['lr']} --region {DOUBLE['region']} --tau {DOUBLE['tau']}"
-    )
-
-
-def digits_figure_options(wildcards):
-    masking = DIGITS["info_masking"]
-    return (
-        f"--p-present {DOUBLE['p_present']} --data-seed {DOUBLE['data_seed']} --label {masking['label']}"
-        f" --region {DOUBLE['region']} --tau {DOUBLE['tau']} --keep-fraction {masking['keep_fraction']}"
-        f" --patch {masking['patch']}"
-    )
+def digits_figure_settings(wildcards):
+    """FigureSettings (infocam.digits.figures): the double-digit canvases and CAM, and info-masking."""
+    canvases = {key: DOUBLE[key] for key in ("p_present", "data_seed", "region", "tau")}
+    return as_settings({**canvases, **DIGITS["info_masking"]})

@@ -19,7 +19,7 @@ rule synthesize_archive:
         archive=_alternatives(DATASETS[name]["archive"] for name in DATASETS),
     params:
         fmt=dataset_setting("format"),
-        spec=lambda wildcards: DATASETS[wildcards.dataset]["synthetic"],
+        settings=lambda wildcards: as_settings(DATASETS[wildcards.dataset]["synthetic"]),
     log:
         "logs/synthesize/{dataset}/{archive}.log",
     benchmark:
@@ -31,9 +31,7 @@ rule synthesize_archive:
         mem_mb=2000,
         runtime=10,
     shell:
-        "infocam synthesize --format {params.fmt} --out {output.archive}"
-        " --n-classes {params.spec[n_classes]} --train-per-class {params.spec[train_per_class]}"
-        " --heldout-per-class {params.spec[heldout_per_class]} --seed {params.spec[seed]}"
+        "infocam synthesize --format {params.fmt} --out {output.archive} --settings {params.settings:q}"
         " > {log} 2>&1"
 
 

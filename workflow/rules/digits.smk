@@ -30,7 +30,8 @@ rule pc_softmax_run:
     wildcard_constraints:
         imbalanced="mnist|cub",
     params:
-        options=pc_softmax_options,
+        data=lambda wildcards, input: os.path.dirname(input[0]) if wildcards.imbalanced == "mnist" else input[0],
+        settings=pc_softmax_settings,
     log:
         "logs/pc_softmax/{imbalanced}.log",
     benchmark:
@@ -42,7 +43,8 @@ rule pc_softmax_run:
         mem_mb=2000,
         runtime=120,
     shell:
-        "infocam pc-softmax-run --dataset {wildcards.imbalanced} {params.options} --threads {threads}"
+        "infocam pc-softmax-run --dataset {wildcards.imbalanced} --data {params.data} --settings {params.settings:q}"
+        " --threads {threads}"
         " --out {output} > {log} 2>&1"
 
 
@@ -81,7 +83,7 @@ rule double_digit_run:
         digit_loss="sigmoid|pc_sigmoid",
     params:
         folder=lambda wildcards, input: os.path.dirname(input[0]),
-        options=double_digit_options,
+        settings=double_digit_settings,
     log:
         "logs/double_digit/{digit_loss}-s{seed}.log",
     benchmark:
@@ -94,7 +96,7 @@ rule double_digit_run:
         runtime=120,
     shell:
         "infocam double-digit-run --mnist {params.folder} --loss {wildcards.digit_loss} --seed {wildcards.seed}"
-        " {params.options} --threads {threads} --checkpoint {output.checkpoint} --out {output.csv} > {log} 2>&1"
+        " --settings {params.settings:q} --threads {threads} --checkpoint {output.checkpoint} --out {output.csv} > {log} 2>&1"
 
 
 rule double_digit_table:
@@ -138,7 +140,7 @@ rule digits_figures:
                        category="softmax paper"),
     params:
         folder=lambda wildcards, input: os.path.dirname(input[0]),
-        options=digits_figure_options,
+        settings=digits_figure_settings,
     log:
         "logs/double_digit/figures.log",
     benchmark:
@@ -150,5 +152,5 @@ rule digits_figures:
         mem_mb=1000,
         runtime=10,
     shell:
-        "infocam digits-figures --mnist {params.folder} {params.options} --cam-model {input.cam_model}"
+        "infocam digits-figures --mnist {params.folder} --settings {params.settings:q} --cam-model {input.cam_model}"
         " --masking-model {input.masking_model} --cam-out {output.cam} --masking-out {output.masking} > {log} 2>&1"

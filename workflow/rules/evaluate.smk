@@ -6,7 +6,7 @@ rule evaluate:
         per_image=f"results/eval/{{dataset}}/{CELL}/per_image.csv.gz",
         summary=f"results/eval/{{dataset}}/{CELL}/summary.json",
     params:
-        options=evaluate_options,
+        settings=evaluate_settings,
     log:
         f"logs/evaluate/{{dataset}}/{CELL}.log",
     benchmark:
@@ -19,5 +19,5 @@ rule evaluate:
         runtime=120,
         gpu=USES_GPU,
     shell:
-        "infocam evaluate --data {input.data} --checkpoint {input.checkpoint} {params.options}"
+        "infocam evaluate --data {input.data} --checkpoint {input.checkpoint} --settings {params.settings:q}"
         " --threads {threads} --per-image {output.per_image} --summary {output.summary} > {log} 2>&1"

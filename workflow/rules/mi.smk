@@ -8,7 +8,7 @@ rule mi_estimate:
         setting=_alternatives(MI["settings"]),
         dim=r"\d+",
     params:
-        options=mi_estimate_options,
+        settings=mi_settings,
     log:
         "logs/mi/{setting}-d{dim}.log",
     benchmark:
@@ -20,7 +20,7 @@ rule mi_estimate:
         mem_mb=2000,
         runtime=120,
     shell:
-        "infocam mi-estimate --setting {wildcards.setting} --dim {wildcards.dim} {params.options}"
+        "infocam mi-estimate --setting {wildcards.setting} --dim {wildcards.dim} --settings {params.settings:q}"
         " --threads {threads} --out {output} > {log} 2>&1"
 
 

@@ -1,4 +1,4 @@
-# DVC records of the raw archives, prepared datasets and checkpoints (infocam.dvc_tracking).
+# DVC records of the raw archives, prepared datasets and checkpoints (infocam.provenance.dvc).
 # A localrule: it writes in the project's git and DVC folders, on the machine snakemake runs on.
 
 

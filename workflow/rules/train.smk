@@ -6,7 +6,7 @@ rule train:
         history=f"results/train/{{dataset}}/{CELL}/history.csv",
     params:
         resume=f"results/train/{{dataset}}/{CELL}/resume.pt",
-        options=train_options,
+        settings=train_settings,
     log:
         f"logs/train/{{dataset}}/{CELL}.log",
     benchmark:
@@ -20,5 +20,5 @@ rule train:
         gpu=USES_GPU,
     shell:
         "infocam train --data {input.data} --checkpoint {output.checkpoint}"
-        " --history {output.history} --resume {params.resume} {params.options}"
+        " --history {output.history} --resume {params.resume} --settings {params.settings:q}"
         " --threads {threads} > {log} 2>&1"

@@ -4,7 +4,6 @@ Both tar (optionally gzip-compressed) and zip archives are recognised by content
 so an archive works whatever it was named when downloaded.
 """
 
-import hashlib
 import shutil
 import stat
 import tarfile
@@ -12,17 +11,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from infocam.data.errors import ChecksumError, DataFormatError
-
-CHUNK_BYTES = 1 << 20
-
-
-def file_md5(path: Path) -> str:
-    """Hex md5 of a file, read in chunks so large archives need little memory."""
-    digest = hashlib.md5()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+from infocam.io import CHUNK_BYTES, file_md5
 
 
 def verify_md5(path: Path, expected: str) -> None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from infocam.data.download import DownloadError, download_file
 from infocam.data.errors import ChecksumError, DataFormatError
+from infocam.io import write_bytes_atomic
 
 IDX_TYPES = {
     0x08: np.dtype(">u1"),
@@ -76,9 +77,7 @@ def write_idx(array: np.ndarray, path: Path) -> None:
     data = header + np.ascontiguousarray(array, dtype=IDX_TYPES[codes[native]]).tobytes()
     if path.suffix == ".gz":
         data = gzip.compress(data, mtime=0)
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
+    write_bytes_atomic(path, data)
 
 
 def download_mnist(

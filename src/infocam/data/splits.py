@@ -1,4 +1,4 @@
-"""The train / val / test split (REFERENCE.md §3).
+"""The train / val / test split (docs/reference.md).
 
 train is the official training part. The official held-out part (CUB's test list,
 Tiny-ImageNet's val/) is split per class in id order, alternating: the 1st, 3rd, ...

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from infocam.data.archives import file_md5
+from infocam.io import file_md5, write_text_atomic
 
 HEAD_COLOURS = {
     "red": (225, 20, 30),
@@ -100,6 +100,24 @@ def draw_specimen(rng: np.random.Generator, width: int, height: int, label: int,
         box=_mask_box(body | head_mask),
         head_box=_mask_box(head_mask),
     )
+
+
+@dataclass(frozen=True)
+class SyntheticSettings:
+    """A synthetic dataset's size and seed (the config's datasets.<name>.synthetic)."""
+
+    n_classes: int
+    train_per_class: int
+    heldout_per_class: int  # CUB: test-list images per class; Tiny-ImageNet: val images per class
+    seed: int = 0
+
+
+def write_synthetic_archive(fmt, path, settings):
+    """The archive of `settings` in format `fmt` ('cub' .tgz or 'tiny' .zip); return its md5."""
+    common = dict(n_classes=settings.n_classes, train_per_class=settings.train_per_class, seed=settings.seed)
+    if fmt == "cub":
+        return write_cub_archive(path, test_per_class=settings.heldout_per_class, **common)
+    return write_tiny_archive(path, val_per_class=settings.heldout_per_class, **common)
 
 
 def write_cub_archive(
@@ -429,7 +447,5 @@ class _ZipWriter(_ArchiveWriter):
 def _write_md5(path: Path) -> str:
     digest = file_md5(path)
     sidecar = path.with_name(f"{path.name}.md5")
-    temporary = sidecar.with_name(f".{sidecar.name}.tmp")
-    temporary.write_text(f"{digest}\n")
-    os.replace(temporary, sidecar)
+    write_text_atomic(sidecar, f"{digest}\n")
     return digest

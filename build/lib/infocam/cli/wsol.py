@@ -1,0 +1,82 @@
+"""WSOL verbs: train, evaluate, table, localize-eval (workflow/rules/train, evaluate and tables.smk)."""
+
+from pathlib import Path
+
+from infocam.cli.common import add_provenance_args, add_settings_args, now, record_table
+
+
+def _train(args):
+    from infocam.settings import parse_settings
+    from infocam.wsol.train import TrainSettings, train_cell
+
+    settings = parse_settings(TrainSettings, args.settings, threads=args.threads)
+    train_cell(args.data, args.checkpoint, args.history, settings, resume_path=args.resume)
+
+
+def _add_train(sub):
+    p = sub.add_parser("train", help="train one grid cell, keeping the best-by-val checkpoint")
+    p.add_argument("--data", type=Path, required=True, help="prepared dataset directory")
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--history", type=Path, required=True)
+    p.add_argument("--resume", type=Path, help="resumable state, written every epoch, removed at the end")
+    add_settings_args(p, "the cell's TrainSettings (infocam.wsol.train)")
+    p.set_defaults(func=_train)
+
+
+def _evaluate(args):
+    from infocam.settings import parse_settings
+    from infocam.wsol.evaluate import EvaluateSettings, evaluate_cell
+
+    settings = parse_settings(EvaluateSettings, args.settings)
+    evaluate_cell(args.data, args.checkpoint, args.per_image, args.summary, settings, threads=args.threads)
+
+
+def _add_evaluate(sub):
+    p = sub.add_parser("evaluate", help="CAM variants, boxes and accuracies of one checkpoint on the test split")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    add_settings_args(p, "EvaluateSettings (infocam.wsol.evaluate)")
+    p.add_argument("--per-image", type=Path, required=True)
+    p.add_argument("--summary", type=Path, required=True)
+    p.set_defaults(func=_evaluate)
+
+
+def _table(args):
+    from infocam.wsol.tables import write_table
+
+    started = now()
+    table = write_table(args.table, args.summaries, args.published, args.csv, args.md)
+    record_table(args, started, "localisation", [args.csv, args.md], [*args.summaries, args.published],
+                 table=args.table, published=str(args.published))
+    print(table.to_string(index=False))
+
+
+def _add_table(sub):
+    p = sub.add_parser("table", help="a paper table (tidy csv + markdown) from evaluation summaries")
+    p.add_argument("--table", choices=["table1", "table3", "table4", "table5"], required=True)
+    p.add_argument("--published", type=Path, required=True)
+    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--md", type=Path, required=True)
+    add_provenance_args(p)
+    p.add_argument("summaries", type=Path, nargs="+")
+    p.set_defaults(func=_table)
+
+
+def _localize_eval(args):
+    from infocam.wsol.localize import localize_eval_files
+
+    localize_eval_files(args.cams, args.images, args.boxes, args.out)
+
+
+def _add_localize_eval(sub):
+    p = sub.add_parser("localize-eval", help="score maps -> boxes -> MaxBoxAcc (fixture format)")
+    p.add_argument("--cams", type=Path, required=True, help="npz of raw score maps keyed by image_id")
+    p.add_argument("--images", type=Path, required=True, help="csv: image_id,width,height")
+    p.add_argument("--boxes", type=Path, required=True, help="csv: image_id,x0,y0,x1,y1")
+    p.add_argument("--out", type=Path, required=True, help="result json")
+    p.set_defaults(func=_localize_eval)
+
+
+def register(sub):
+    for add_verb in (_add_train, _add_evaluate, _add_table, _add_localize_eval):
+        add_verb(sub)

@@ -1,0 +1,107 @@
+"""Reading a prepared dataset folder (see prepare.py) for training and evaluation."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision import transforms
+
+from infocam.data.errors import DataFormatError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+SPLITS = ("train", "val", "test")
+SPLIT_COLUMNS = ["image_id", "path", "label", "width", "height"]
+BOX_COLUMNS = ["image_id", "x0", "y0", "x1", "y1"]
+
+
+def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; prepare the dataset first")
+    table = pd.read_csv(path, dtype={"image_id": str, "path": str, "name": str})
+    missing = [column for column in columns if column not in table.columns]
+    if missing:
+        raise DataFormatError(f"{path}: missing columns {', '.join(missing)} (expected {','.join(columns)})")
+    return table
+
+
+def load_split(prepared_dir: Path, split: str) -> pd.DataFrame:
+    """The rows of <split>.csv: image_id, path, label, width, height."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split '{split}', expected one of: {', '.join(SPLITS)}")
+    return _read_table(Path(prepared_dir) / f"{split}.csv", SPLIT_COLUMNS)
+
+
+def load_boxes(prepared_dir: Path) -> dict[str, np.ndarray]:
+    """image_id -> (n, 4) float array of x0, y0, x1, y1 boxes in original pixels."""
+    table = _read_table(Path(prepared_dir) / "boxes.csv", BOX_COLUMNS)
+    corners = table[BOX_COLUMNS[1:]].to_numpy(dtype=float)
+    rows_by_id = table.groupby("image_id", sort=False).indices
+    return {image_id: corners[rows] for image_id, rows in rows_by_id.items()}
+
+
+def load_classes(prepared_dir: Path) -> list[str]:
+    """Class names indexed by label."""
+    path = Path(prepared_dir) / "classes.csv"
+    table = _read_table(path, ["label", "name"])
+    if table["label"].tolist() != list(range(len(table))):
+        raise DataFormatError(f"{path}: labels must be 0, 1, 2, ... in order")
+    return table["name"].tolist()
+
+
+def train_transform(resize: int, crop: int) -> transforms.Compose:
+    """Resize to a square, random crop, random horizontal flip, normalise with ImageNet statistics."""
+    return transforms.Compose(
+        [
+            transforms.Resize((resize, resize)),
+            transforms.RandomCrop(crop),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+def eval_transform(resize: int, crop: int) -> transforms.Compose:
+    """Resize to a square, centre crop, normalise with ImageNet statistics."""
+    return transforms.Compose(
+        [
+            transforms.Resize((resize, resize)),
+            transforms.CenterCrop(crop),
+            transforms.ToTensor(),
+            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
+        ]
+    )
+
+
+class PreparedImages(Dataset):
+    """Images of one split of a prepared folder; item i is (image tensor, label, i).
+
+    Without a transform the image is only converted to a [0, 1] tensor. With
+    cache=True decoded images are kept in memory (meant for small data sets).
+    """
+
+    def __init__(self, prepared_dir: Path, split: str, transform=None, cache: bool = False):
+        self.prepared_dir = Path(prepared_dir)
+        self.table = load_split(self.prepared_dir, split)
+        self.labels = self.table["label"].to_numpy(dtype=np.int64)
+        self.transform = transform or transforms.ToTensor()
+        self._cache = {} if cache else None
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, int, int]:
+        return self.transform(self._image(index)), int(self.labels[index]), index
+
+    def _image(self, index: int) -> Image.Image:
+        if self._cache is not None and index in self._cache:
+            return self._cache[index]
+        with Image.open(self.prepared_dir / self.table["path"].iat[index]) as image:
+            rgb = image.convert("RGB")
+        if self._cache is not None:
+            self._cache[index] = rgb
+        return rgb

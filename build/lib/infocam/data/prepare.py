@@ -1,0 +1,165 @@
+"""Turn a dataset archive into the prepared layout that training and evaluation read.
+
+checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
+
+    images/...                        the extracted images, native relative paths kept
+    train.csv, val.csv, test.csv      image_id,path,label,width,height (path relative to out_dir)
+    boxes.csv                         image_id,x0,y0,x1,y1 (original pixels, corners, one row per box)
+    classes.csv                       label,name
+    source.json                       the archive (path, md5) or extracted copy it came from
+
+Everything is built in a hidden sibling folder and moved into place at the end, so an
+error never leaves a half-prepared `out_dir` behind. Where the archive came from
+(download, generator, a copy on disk) does not matter here.
+
+prepare_extracted does the same for a copy that is already extracted (a cluster's shared
+dataset folder): no checksum, no extraction, the annotation files are read in place and
+images/ holds symbolic links to the copy's image folders instead of 1 GB of copies.
+"""
+
+import csv
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from infocam.data import cub, tiny
+from infocam.data.archives import extract_archive, verify_md5
+from infocam.data.errors import DataFormatError
+from infocam.data.records import NativeDataset
+from infocam.data.splits import split_images
+from infocam.data.validate import check_boxes, check_expected_counts, measure_images
+
+READERS = {
+    "cub": (cub.read_cub, cub.MARKER_FILE),
+    "tiny": (tiny.read_tiny, tiny.MARKER_FILE),
+}
+SPLIT_COLUMNS = ["image_id", "path", "label", "width", "height"]
+
+
+def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: dict | None = None) -> None:
+    """Check, extract, validate and split `archive` (format 'cub' or 'tiny') into `out_dir`."""
+    archive, out_dir = Path(archive), Path(out_dir)
+    read, marker = _reader(fmt)
+    verify_md5(archive, md5)
+    with _building(out_dir) as partial:
+        extracted = partial / "extracted"
+        extract_archive(archive, extracted)
+        dataset = read(_dataset_root(extracted, marker, archive.name))
+        _check_and_write(dataset, expected, archive.name, partial, _move_images)
+        shutil.rmtree(extracted)
+        _write_source(partial, {"archive": str(archive), "md5": md5})
+
+
+def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | None = None) -> None:
+    """Validate and split an extracted copy in place into `out_dir`, linking to its images.
+
+    `folder` is the dataset's top folder (CUB_200_2011/, tiny-imagenet-200/) or a folder
+    that holds it. The copy must stay where it is: out_dir/images/ points into it.
+    """
+    folder, out_dir = Path(folder).resolve(), Path(out_dir)
+    read, marker = _reader(fmt)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    with _building(out_dir) as partial:
+        dataset = read(_dataset_root(folder, marker, str(folder)))
+        _check_and_write(dataset, expected, str(folder), partial, _link_images)
+        _write_source(partial, {"extracted": str(folder), "md5": None})
+
+
+def _reader(fmt: str) -> tuple[Callable[[Path], NativeDataset], str]:
+    if fmt not in READERS:
+        raise ValueError(f"unknown dataset format '{fmt}', expected one of: {', '.join(READERS)}")
+    return READERS[fmt]
+
+
+@contextmanager
+def _building(out_dir: Path) -> Iterator[Path]:
+    """A fresh hidden folder beside `out_dir`; it replaces `out_dir` on success and is removed on error."""
+    partial = out_dir.parent / f".{out_dir.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        _replace_folder(partial, out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _check_and_write(
+    dataset: NativeDataset,
+    expected: dict | None,
+    source: str,
+    folder: Path,
+    place_images: Callable[[NativeDataset, Path], None],
+) -> None:
+    check_expected_counts(dataset, expected, source)
+    sizes = measure_images(dataset)
+    check_boxes(dataset, sizes)
+    place_images(dataset, folder / "images")
+    _write_tables(folder, dataset, sizes)
+
+
+def _dataset_root(top: Path, marker: str, source_name: str) -> Path:
+    """The folder holding `marker`: `top` itself or one of its folders."""
+    candidates = [top] + sorted(path for path in top.iterdir() if path.is_dir())
+    roots = [folder for folder in candidates if (folder / marker).is_file()]
+    if len(roots) != 1:
+        found = "none" if not roots else ", ".join(root.name for root in roots)
+        raise DataFormatError(
+            f"{source_name}: expected one {marker} at the top or in a top-level folder, found {found}"
+        )
+    return roots[0]
+
+
+def _image_folders(dataset: NativeDataset) -> list[str]:
+    """The top-level folders under the image root that hold the listed images."""
+    return sorted({record.path.split("/")[0] for record in dataset.images})
+
+
+def _move_images(dataset: NativeDataset, images_dir: Path) -> None:
+    """Move the folders that hold the listed images to images_dir (a rename, no copying)."""
+    images_dir.mkdir()
+    for top in _image_folders(dataset):
+        (dataset.image_root / top).rename(images_dir / top)
+
+
+def _link_images(dataset: NativeDataset, images_dir: Path) -> None:
+    """Link images_dir/<folder> to each folder of an extracted copy that holds listed images."""
+    images_dir.mkdir()
+    for top in _image_folders(dataset):
+        (images_dir / top).symlink_to(dataset.image_root / top, target_is_directory=True)
+
+
+def _write_tables(folder: Path, dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> None:
+    for split, records in split_images(dataset.images).items():
+        rows = [
+            [record.image_id, f"images/{record.path}", record.label, *sizes[record.image_id]] for record in records
+        ]
+        _write_csv(folder / f"{split}.csv", SPLIT_COLUMNS, rows)
+    box_rows = [[box.image_id, *(repr(float(v)) for v in (box.x0, box.y0, box.x1, box.y1))] for box in dataset.boxes]
+    _write_csv(folder / "boxes.csv", ["image_id", "x0", "y0", "x1", "y1"], box_rows)
+    _write_csv(folder / "classes.csv", ["label", "name"], list(enumerate(dataset.classes)))
+
+
+def _write_source(folder: Path, source: dict) -> None:
+    (folder / "source.json").write_text(json.dumps(source, indent=1) + "\n")
+
+
+def _write_csv(path: Path, header: list[str], rows: list) -> None:
+    with open(path, "w", newline="", encoding="utf-8") as stream:
+        writer = csv.writer(stream)
+        writer.writerow(header)
+        writer.writerows(rows)
+
+
+def _replace_folder(new: Path, target: Path) -> None:
+    """Put `new` at `target`, replacing an existing folder there."""
+    old = target.parent / f".{target.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)

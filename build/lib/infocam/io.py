@@ -1,0 +1,67 @@
+"""File helpers every stage shares: the one atomic write, md5 checksums, per-job result CSVs.
+
+An output is written to a hidden temporary name beside its final path and renamed into
+place only when complete, so a failed or interrupted step never leaves a half-written file.
+"""
+
+import hashlib
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+CHUNK_BYTES = 1 << 20
+
+
+@contextmanager
+def atomic_path(path):
+    """Yield a temporary path beside `path`; rename it into place on success, remove it on error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_text_atomic(path, text):
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def write_bytes_atomic(path, data):
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def file_md5(path):
+    """Hex md5 of a file, read in chunks so large archives need little memory."""
+    digest = hashlib.md5()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_result_csvs(paths, columns, what, dtype=None):
+    """Concatenate result CSVs, each checked for `columns` (kept in that order); `what` names them in errors."""
+    import pandas as pd
+
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path, dtype=dtype)
+        missing = [column for column in columns if column not in frame.columns]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(columns)}")
+        frames.append(frame[columns])
+    if not frames:
+        raise ValueError(f"no {what} result files given")
+    return pd.concat(frames, ignore_index=True)
+
+
+def save_png_atomic(figure, path, dpi=120):
+    """Save a matplotlib figure as a PNG, atomically."""
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, dpi=dpi, format="png")

@@ -1,0 +1,34 @@
+"""The `infocam` command line: one verb per pipeline step, one module per experiment.
+
+Each verb is a thin call into the library; the workflow's rules call these verbs with explicit
+paths and, for the jobs that train or evaluate, their settings as one JSON object.
+"""
+
+import argparse
+import sys
+
+from infocam.cli import data, digits, mi, provenance, wsol
+from infocam.cli.common import UserError
+from infocam.preemption import PREEMPTED_EXIT_CODE, Preempted
+from infocam.provenance.dvc import DvcError
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="infocam", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    for module in (data, wsol, mi, digits, provenance):
+        module.register(sub)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except Preempted as stopped:
+        print(f"infocam {args.verb}: preempted: {stopped}", file=sys.stderr)
+        return PREEMPTED_EXIT_CODE
+    except (UserError, FileNotFoundError, ValueError, DvcError) as err:
+        print(f"infocam {args.verb}: error: {err}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,7 @@
+"""`python -m infocam.cli`: the same as the `infocam` command."""
+
+import sys
+
+from infocam.cli import main
+
+sys.exit(main())

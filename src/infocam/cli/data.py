@@ -1,0 +1,98 @@
+"""Data verbs: synthesize, prepare, download, download-mnist (workflow/rules/data.smk)."""
+
+from pathlib import Path
+
+from infocam.cli.common import UserError
+
+
+def _synthesize(args):
+    from infocam.data.synthetic import SyntheticSettings, write_synthetic_archive
+    from infocam.settings import parse_settings
+
+    md5 = write_synthetic_archive(args.format, args.out, parse_settings(SyntheticSettings, args.settings))
+    print(f"wrote {args.out} (md5 {md5})")
+
+
+def _add_synthesize(sub):
+    p = sub.add_parser("synthesize", help="write an offline dataset archive in a native format")
+    p.add_argument("--format", choices=["cub", "tiny"], required=True)
+    p.add_argument("--out", type=Path, required=True, help="archive path (.tgz for cub, .zip for tiny)")
+    p.add_argument("--settings", required=True, metavar="JSON",
+                   help="SyntheticSettings (infocam.data.synthetic): n_classes, train_per_class, heldout_per_class, seed")
+    p.set_defaults(func=_synthesize)
+
+
+def _parse_expected(pairs):
+    expected = {}
+    for pair in pairs or []:
+        key, _, value = pair.partition("=")
+        if not value.isdigit():
+            raise UserError(f"--expect {pair!r}: expected KEY=COUNT")
+        expected[key] = int(value)
+    return expected or None
+
+
+def _prepare(args):
+    from infocam.data.prepare import prepare_dataset, prepare_extracted
+
+    expected = _parse_expected(args.expect)
+    if args.extracted:
+        if args.md5 or args.md5_file:
+            raise UserError("--md5/--md5-file check an archive; --extracted reads a folder as it is")
+        prepare_extracted(args.extracted, args.format, args.out, expected=expected)
+    else:
+        if not (args.md5 or args.md5_file):
+            raise UserError("--archive needs --md5 or --md5-file")
+        md5 = args.md5 or args.md5_file.read_text().split()[0]
+        prepare_dataset(args.archive, args.format, md5, args.out, expected=expected)
+    print(f"prepared {args.out}")
+
+
+def _add_prepare(sub):
+    p = sub.add_parser("prepare", help="checksum, extract, parse, validate and split an archive")
+    p.add_argument("--format", choices=["cub", "tiny"], required=True)
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--archive", type=Path, help="the dataset's archive (.tgz, .zip)")
+    source.add_argument(
+        "--extracted", type=Path, help="an extracted copy, read in place (its top folder or the folder holding it)"
+    )
+    checksum = p.add_mutually_exclusive_group()
+    checksum.add_argument("--md5", help="expected md5 of the archive")
+    checksum.add_argument("--md5-file", type=Path, help="file whose first word is the expected md5")
+    p.add_argument("--expect", action="append", metavar="KEY=COUNT", help="expected count, e.g. images=11788")
+    p.add_argument("--out", type=Path, required=True, help="prepared dataset directory")
+    p.set_defaults(func=_prepare)
+
+
+def _download(args):
+    from infocam.data.download import download_file
+
+    download_file(args.url, args.md5, args.out, dataset=args.dataset, attempts=args.attempts)
+
+
+def _add_download(sub):
+    p = sub.add_parser("download", help="fetch a dataset archive: md5-checked, atomic, retried with backoff")
+    p.add_argument("--url", required=True)
+    p.add_argument("--md5", required=True, help="expected md5; a mismatch keeps nothing")
+    p.add_argument("--out", type=Path, required=True, help="where the archive goes")
+    p.add_argument("--dataset", help="config name of the dataset, named in the message when the download fails")
+    p.add_argument("--attempts", type=int, default=4, help="transfers tried in all, waits doubling from 2 s")
+    p.set_defaults(func=_download)
+
+
+def _download_mnist(args):
+    from infocam.data.mnist import download_mnist
+
+    for path in download_mnist(args.out):
+        print(path)
+
+
+def _add_download_mnist(sub):
+    p = sub.add_parser("download-mnist", help="fetch the four MNIST files from torchvision's mirrors, md5-checked")
+    p.add_argument("--out", type=Path, required=True, help="folder for the four .gz files")
+    p.set_defaults(func=_download_mnist)
+
+
+def register(sub):
+    for add_verb in (_add_synthesize, _add_prepare, _add_download, _add_download_mnist):
+        add_verb(sub)

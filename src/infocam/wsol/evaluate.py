@@ -1,0 +1,141 @@
+"""Evaluating one trained cell: one forward pass per test image gives every CAM variant.
+
+Localisation follows the field's reference conventions (docs/protocol.md): GT-known Loc is
+the share of test images whose box at tau = 0.2 has IoU >= 0.5 with a GT box; Top-1 Loc
+also needs the top-1 class to be right. Both are hits / images over the whole test split.
+"""
+
+import json
+import time
+from dataclasses import asdict, dataclass
+
+import pandas as pd
+import torch
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from infocam.data.images import PreparedImages, eval_transform, load_boxes
+from infocam.io import atomic_path, file_md5, write_text_atomic
+from infocam.provenance.records import base_record, dataset_record
+from infocam.wsol.cam import compute_cams
+from infocam.wsol.localize import BoxEvaluator, boxes_to_canvas
+from infocam.wsol.train import autocast_context, resolve_device, to_device, load_checkpoint_model
+
+METHODS = ["cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only"]
+IOU_HIT = 0.5
+
+
+def gt_boxes_on_canvas(boxes, row, resize, crop):
+    """GT boxes of one image mapped onto the 224 evaluation canvas through the test transform."""
+    if resize == crop:
+        return boxes_to_canvas(boxes, row.width, row.height)
+    return boxes_to_canvas(boxes, row.width, row.height, resize=resize, crop=crop)
+
+
+@torch.no_grad()
+def predict_batches(model, loader, device, region, amp=False):
+    """Yield (indices, labels, top5, cams) per batch, cams as {method: (B, h, w) float64 array}."""
+    weight = model.classifier.weight.detach().float()
+    for images, labels, indices in loader:
+        images = to_device(images, device, channels_last=False)
+        with autocast_context(device, amp):
+            features, logits = model.features_and_logits(images)
+        features, logits = features.float(), logits.float()
+        cams = compute_cams(features, weight, logits, labels.to(device), region)
+        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy()
+        yield indices.numpy(), labels.numpy(), top5, {m: cams[m].cpu().double().numpy() for m in METHODS}
+
+
+@dataclass(frozen=True)
+class EvaluateSettings:
+    dataset: str  # the config's name for the dataset, recorded in the summary
+    region: int  # infoCAM's region R
+    resize: int
+    crop: int
+    batch_size: int = 64
+    max_box_acc: bool = True  # also MaxBoxAcc and MaxBoxAccV2 over 100 thresholds
+    device: str = "cpu"
+
+
+def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, settings, threads=1):
+    """Evaluate one checkpoint on the test split; write per_image.csv.gz and summary.json."""
+    started = time.time()
+    torch.set_num_threads(threads)
+    device = resolve_device(settings.device)
+    region, resize, crop = settings.region, settings.resize, settings.crop
+    batch_size, max_box_acc = settings.batch_size, settings.max_box_acc
+    model, checkpoint = load_checkpoint_model(checkpoint_path, device)
+    test_set = PreparedImages(prepared_dir, "test", eval_transform(resize, crop))
+    boxes = load_boxes(prepared_dir)
+    evaluators = {m: BoxEvaluator(max_box_acc=max_box_acc) for m in METHODS}
+    loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0)
+
+    records = []
+    for indices, labels, top5, cams in tqdm(predict_batches(model, loader, device, region), total=len(loader),
+                                             desc="evaluate", unit="batch", mininterval=5):
+        for i, index in enumerate(indices):
+            row = test_set.table.iloc[index]
+            gt = gt_boxes_on_canvas(boxes[str(row.image_id)], row, resize, crop)
+            record = {"image_id": row.image_id, "label": int(labels[i]), "pred_top1": int(top5[i, 0]),
+                      "top5": " ".join(map(str, top5[i]))}
+            record["correct_top1"] = record["pred_top1"] == record["label"]
+            record["correct_top5"] = record["label"] in top5[i]
+            for method in METHODS:
+                result = evaluators[method].add(cams[method][i], gt)
+                for name, value in zip(("x0", "y0", "x1", "y1"), result["box"]):
+                    record[f"{method}_{name}"] = int(value)
+                record[f"{method}_iou"] = round(float(result["iou"]), 6)
+            records.append(record)
+
+    frame = pd.DataFrame.from_records(records)
+    with atomic_path(per_image_path) as tmp:
+        frame.to_csv(tmp, index=False, compression="gzip")
+    summary = summarize(frame, evaluators, max_box_acc)
+    summary.update(
+        dataset=settings.dataset,
+        cell={key: checkpoint["settings"][key] for key in ("backbone", "adl", "loss", "seed")},
+        region=region,
+        checkpoint_epoch=checkpoint["epoch"],
+        val_top1=checkpoint["val_top1"],
+    )
+    provenance = base_record(started, device)
+    provenance.update(
+        parameters={
+            "evaluation": asdict(settings),
+            "training": checkpoint["settings"],
+        },
+        checkpoint={"path": str(checkpoint_path), "md5": file_md5(checkpoint_path)},
+        per_image={"path": str(per_image_path), "md5": file_md5(per_image_path)},
+        dataset=dataset_record(prepared_dir),
+    )
+    summary["provenance"] = provenance
+    write_text_atomic(summary_path, json.dumps(summary, indent=1) + "\n")
+    return summary
+
+
+def metrics_from_records(frame, methods=METHODS):
+    """Hits / images over the per-image records, in percent: classification and each method's localisation."""
+    metrics = {
+        "n_test": len(frame),
+        "top1_cls": 100.0 * frame["correct_top1"].mean(),
+        "top5_cls": 100.0 * frame["correct_top5"].mean(),
+        "methods": {},
+    }
+    for method in methods:
+        hit = frame[f"{method}_iou"] >= IOU_HIT
+        metrics["methods"][method] = {
+            "gt_loc": 100.0 * hit.mean(),
+            "top1_loc": 100.0 * (hit & frame["correct_top1"]).mean(),
+        }
+    return metrics
+
+
+def summarize(frame, evaluators, max_box_acc):
+    """The per-image metrics, plus MaxBoxAcc and MaxBoxAccV2 from the evaluators' threshold counts."""
+    summary = metrics_from_records(frame, evaluators)
+    if max_box_acc:
+        for method, evaluator in evaluators.items():
+            results = evaluator.results()
+            summary["methods"][method]["maxboxacc"] = results["maxboxacc_v1_iou50"]
+            summary["methods"][method]["maxboxacc_v2"] = results["maxboxacc_v2_mean"]
+    return summary

@@ -1,0 +1,39 @@
+"""Packaging: the dependency ranges, the pinned lock and the conda environment agree."""
+
+import tomllib
+
+import yaml
+from packaging.requirements import Requirement
+
+from conftest import ROOT
+
+
+def pins(lines):
+    return {Requirement(line).name.lower(): Requirement(line) for line in lines
+            if line.strip() and not line.startswith("#")}
+
+
+def test_every_top_level_pin_is_a_dependency_and_inside_its_range():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    ranges = pins(project["dependencies"] + project["optional-dependencies"]["test"])
+    top_level = pins((ROOT / "envs" / "requirements.in").read_text().splitlines())
+    assert set(ranges) == set(top_level)
+    for name, pinned in top_level.items():
+        version = next(iter(pinned.specifier)).version
+        assert ranges[name].specifier.contains(version), f"{name} {version} outside {ranges[name].specifier}"
+
+
+def test_the_lock_pins_every_top_level_requirement_at_the_same_version():
+    lock = pins((ROOT / "envs" / "requirements.lock").read_text().splitlines())
+    for name, pinned in pins((ROOT / "envs" / "requirements.in").read_text().splitlines()).items():
+        assert str(lock[name].specifier) == str(pinned.specifier), name
+
+
+def test_the_conda_environment_lists_the_same_pins_and_installs_the_project():
+    env = yaml.safe_load((ROOT / "envs" / "infocam.yaml").read_text())
+    pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
+    top_level = pins((ROOT / "envs" / "requirements.in").read_text().splitlines())
+    del top_level["pytest"]
+    assert {name: str(r.specifier) for name, r in pins(pip_section).items()} == \
+        {name: str(r.specifier) for name, r in top_level.items()}
+    assert "pip install --no-deps -e" in (ROOT / "envs" / "infocam.post-deploy.sh").read_text()

@@ -1,0 +1,60 @@
+"""Evaluating a trained cell: every CAM variant from one pass, metrics = hits / images."""
+
+import json
+
+import pandas as pd
+import pytest
+import torch
+
+from infocam.data.prepare import prepare_dataset
+from infocam.data.synthetic import write_tiny_archive
+from infocam.wsol.evaluate import METHODS, EvaluateSettings, evaluate_cell
+from infocam.io import file_md5
+from infocam.wsol.train import TrainSettings, train_cell
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cell")
+    archive = root / "tiny-imagenet-200.zip"
+    md5 = write_tiny_archive(archive, n_classes=3, train_per_class=6, val_per_class=6, seed=2)
+    prepare_dataset(archive, "tiny", md5, root / "prepared")
+    settings = TrainSettings(
+        backbone="resnet50", adl=False, loss="softmax", seed=0, width=0.0625, pretrained=False,
+        adl_drop_rate=0.75, epochs=1, lr=0.01, batch_size=8, lr_step=1, lr_gamma=0.1, momentum=0.9,
+        nesterov=True, weight_decay=1e-4, classifier_lr_mult=10, resize=32, crop=32,
+    )
+    train_cell(root / "prepared", root / "best.pt", root / "history.csv", settings)
+    return root
+
+
+def test_summary_agrees_with_the_per_image_records(trained):
+    summary = evaluate_cell(trained / "prepared", trained / "best.pt", trained / "per_image.csv.gz",
+                            trained / "summary.json", EvaluateSettings("tiny", region=3, resize=32, crop=32, batch_size=4))
+    per_image = pd.read_csv(trained / "per_image.csv.gz")
+    test = pd.read_csv(trained / "prepared" / "test.csv")
+    assert len(per_image) == summary["n_test"] == len(test) == 9
+    assert list(per_image.image_id) == list(test.image_id)
+    assert summary["top1_cls"] == pytest.approx(100 * per_image.correct_top1.mean())
+    for method in METHODS:
+        hits = per_image[f"{method}_iou"] >= 0.5
+        metrics = summary["methods"][method]
+        assert metrics["gt_loc"] == pytest.approx(100 * hits.mean())
+        assert metrics["top1_loc"] == pytest.approx(100 * (hits & per_image.correct_top1).mean())
+        assert 0 <= metrics["maxboxacc_v2"] <= 100
+        boxes = per_image[[f"{method}_{c}" for c in ("x0", "y0", "x1", "y1")]]
+        assert ((boxes >= 0) & (boxes <= 223)).all().all()
+    on_disk = json.loads((trained / "summary.json").read_text())
+    assert on_disk["provenance"]["checkpoint"]["md5"] == file_md5(trained / "best.pt")
+    assert on_disk["provenance"]["per_image"]["md5"] == file_md5(trained / "per_image.csv.gz")
+    split_md5 = on_disk["provenance"]["dataset"]["files_md5"]
+    assert split_md5["test.csv"] == file_md5(trained / "prepared" / "test.csv")
+    assert on_disk["provenance"]["code"]["commit"] and on_disk["provenance"]["environment"]["lock_file_md5"]
+    assert on_disk["cell"] == {"backbone": "resnet50", "adl": False, "loss": "softmax", "seed": 0}
+
+
+def test_a_missing_checkpoint_leaves_no_output(trained, tmp_path):
+    with pytest.raises(FileNotFoundError):
+        evaluate_cell(trained / "prepared", tmp_path / "absent.pt", tmp_path / "p.csv.gz", tmp_path / "s.json",
+                      EvaluateSettings("tiny", region=3, resize=32, crop=32))
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,83 @@
+"""Paper tables from evaluation summaries: tidy columns, published values, seed means."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from infocam.wsol.tables import write_table
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLISHED = ROOT / "workflow" / "resources" / "published.yaml"
+VARIANTS = ["cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only"]
+
+
+def write_summary(directory, dataset, backbone, adl, seed, base):
+    """A summary whose metrics encode the cell, so each table cell can be traced back."""
+    methods = {
+        name: {"gt_loc": base + i, "top1_loc": base + i - 10} for i, name in enumerate(VARIANTS)
+    }
+    summary = {
+        "dataset": dataset,
+        "cell": {"backbone": backbone, "adl": adl, "loss": "softmax", "seed": seed},
+        "n_test": 40,
+        "top1_cls": base + 20,
+        "top5_cls": base + 30,
+        "methods": methods,
+    }
+    path = directory / f"{dataset}-{backbone}-{adl}-{seed}.json"
+    path.write_text(json.dumps(summary))
+    return path
+
+
+@pytest.fixture
+def summaries(tmp_path):
+    paths = []
+    for dataset in ("cub", "tiny"):
+        for backbone in ("vgg16", "resnet50"):
+            for adl in (False, True):
+                for seed in (0, 1):
+                    paths.append(write_summary(tmp_path, dataset, backbone, adl, seed, base=40 + 2 * seed))
+    return paths
+
+
+def test_table1_is_tidy_with_published_values_and_seed_means(tmp_path, summaries):
+    table = write_table("table1", summaries, PUBLISHED, tmp_path / "t1.csv", tmp_path / "t1.md")
+    frame = pd.read_csv(tmp_path / "t1.csv")
+    assert list(frame.columns)[:9] == ["dataset", "backbone", "method", "adl", "gt_loc", "top1_loc",
+                                       "paper_gt_loc", "paper_top1_loc", "n_test"]
+    assert len(frame) == 2 * 2 * 2 * 3 and len(table) == len(frame)
+    row = frame[(frame.dataset == "cub") & (frame.backbone == "vgg16") & (frame.method == "infoCAM+") & frame.adl]
+    assert row.gt_loc.item() == pytest.approx(43.0)  # mean of seeds 42 and 44 for infocam_plus (index 2)
+    assert row.paper_gt_loc.item() == 75.89 and row.paper_top1_loc.item() == 54.35
+    assert (frame.n_seeds == 2).all() and frame.paper_gt_loc.notna().all()
+    markdown = (tmp_path / "t1.md").read_text()
+    assert "| VGG16-GAP | infoCAM+ (ADL) | 43.00 (75.89) | 33.00 (54.35) |" in markdown
+
+
+def test_classification_tables_per_dataset(tmp_path, summaries):
+    table = write_table("table4", summaries, PUBLISHED, tmp_path / "t4.csv", tmp_path / "t4.md")
+    assert set(table.dataset) == {"tiny"}
+    cam = table[(table.backbone == "resnet50") & (table.method == "CAM") & ~table.adl]
+    assert cam.top1_cls.item() == pytest.approx(61.0) and cam.paper_top1_cls.item() == 66.45
+    info = table[(table.backbone == "resnet50") & (table.method == "infoCAM") & ~table.adl]
+    assert pd.isna(info.paper_top1_cls.item())
+
+
+def test_table5_maps_ablation_switches_to_variants(tmp_path, summaries):
+    table = write_table("table5", summaries, PUBLISHED, tmp_path / "t5.csv", tmp_path / "t5.md")
+    cub_vgg = table[(table.dataset == "cub") & (table.backbone == "vgg16") & ~table.adl].set_index(
+        ["region", "subtraction"])
+    assert cub_vgg.loc[(False, False), "gt_loc"] == pytest.approx(41.0)  # cam
+    assert cub_vgg.loc[(True, True), "gt_loc"] == pytest.approx(42.0)  # infocam
+    assert cub_vgg.loc[(True, False), "gt_loc"] == pytest.approx(44.0)  # region only
+    assert cub_vgg.loc[(False, True), "gt_loc"] == pytest.approx(45.0)  # subtraction only
+    assert cub_vgg.loc[(False, True), "paper_gt_loc"] == 47.59
+    assert cub_vgg.loc[(True, True), "paper_gt_loc"] == 52.96
+
+
+def test_no_summaries_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="no evaluation summaries"):
+        write_table("table1", [], PUBLISHED, tmp_path / "t.csv", tmp_path / "t.md")
+    assert not (tmp_path / "t.csv").exists()
