@@ -27,9 +27,18 @@ def test_shipped_configs_validate():
 def test_paper_config_holds_the_papers_settings():
     config = load_config(ROOT / "config" / "paper.yaml")
     assert config["training"]["epochs"] == 200 and config["training"]["lr_step"] == 60
-    assert config["datasets"]["cub"]["region"] == {"vgg16": 5, "resnet50": 4}
+    # The authors' code: a full convolution with a 4x4 window on CUB (both backbones), 3x3 on Tiny-ImageNet.
+    assert config["evaluation"]["region_geometry"] == "full"
+    assert config["datasets"]["cub"]["region"] == {"vgg16": 4, "resnet50": 4}
     assert config["datasets"]["tiny"]["region"] == {"vgg16": 3, "resnet50": 3}
+    assert config["datasets"]["cub"]["hyper"]["vgg16"] == {"lr": 0.001, "batch_size": 30}  # run_vgg.sh, both ADL
     assert config["datasets"]["cub"]["md5"] == "97eceeb196236b17998738112f37df78"
+
+
+def test_validation_fills_in_a_schema_default(default_config):
+    config = copy.deepcopy(default_config)
+    del config["evaluation"]["region_geometry"]
+    assert validate_config(config)["evaluation"]["region_geometry"] == "full"
 
 
 @pytest.mark.parametrize(

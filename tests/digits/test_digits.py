@@ -118,11 +118,16 @@ def test_digit_verbs_end_to_end(tmp_path, mnist_folder):
     assert main(["pc-softmax-table", "--csv", str(tmp_path / "pc.csv"), "--md", str(tmp_path / "pc.md"),
                  str(tmp_path / "mnist.csv"), str(tmp_path / "cub.csv")]) == 0
     table = pd.read_csv(tmp_path / "pc.csv")
-    assert list(table.columns) == PC_COLUMNS and len(table) == 2 * 3 * 2 * 2
+    assert list(table.columns) == PC_COLUMNS + ["paper_accuracy", "paper_mean_class_accuracy", "paper_model"]
+    assert len(table) == 2 * 3 * 2 * 2
+    published = table[table["paper_model"].notna()]
+    assert set(zip(published["dataset"], published["loss"])) == {("cub", "pc_softmax")}
+    assert set(published["paper_model"]) == {"Inception-V3, iNaturalist-pretrained"}
     imbalanced_cub = table[(table["dataset"] == "cub") & (table["test_set"] == "imbalanced")]
     assert set(imbalanced_cub["test_size"]) == {1 + 3 + 1}
     assert table["class_accuracies"].str.split().str.len().tolist() == [10] * 12 + [3] * 12
-    assert "± " in (tmp_path / "pc.md").read_text()
+    markdown = (tmp_path / "pc.md").read_text()
+    assert "± " in markdown and "| cub | pc_softmax | Inception-V3, iNaturalist-pretrained | 89.73 | 87.69 |" in markdown
 
     double = {"train_count": 64, "test_count": 32, "p_present": 0.7, "data_seed": 0, "epochs": 1, "batch_size": 32,
               "lr": 0.003, "region": 3, "tau": 0.2, "width": 4}
@@ -137,6 +142,9 @@ def test_digit_verbs_end_to_end(tmp_path, mnist_folder):
     assert list(table2.columns[:5]) == ["digit", "sigmoid_acc", "pc_sigmoid_acc", "paper_sigmoid_acc",
                                         "paper_pc_sigmoid_acc"]
     assert table2["digit"].tolist() == list(range(10)) and table2["sigmoid_acc"].between(0, 1).all()
+    assert {"sigmoid_recall", "pc_sigmoid_recall", "always_absent_acc"} <= set(table2.columns)
+    assert table2["always_absent_acc"].between(0, 1).all() and table2["pc_sigmoid_recall"].between(0, 1).all()
+    assert "always absent acc" in (tmp_path / "table2.md").read_text()
     loc = pd.read_csv(tmp_path / "loc.csv")
     assert {"loss", "method", "loc_acc", "paper_loc_acc"} <= set(loc.columns)
     assert loc.loc[loc["method"] == "infocam", "paper_loc_acc"].tolist() == [98.0] * 4  # 2 losses x 2 maps
@@ -176,3 +184,15 @@ def test_localisation_hits_a_map_that_covers_the_digit_and_misses_one_on_the_oth
     hits, count = localisation_hits(features, torch.zeros(2, 10), test, weight, region=1, tau=0.2)
     assert count == 2
     assert hits == {(method, kind): 1 for method in METHODS for kind in MAPS}
+
+
+def test_the_two_readings_of_per_digit_accuracy_and_the_always_absent_baseline():
+    import torch
+
+    from infocam.digits.double_digit import always_absent_accuracy, per_digit_accuracy, per_digit_recall
+
+    labels = np.array([[1, 0], [0, 0], [0, 0], [1, 0]], dtype=np.float32)  # digit 0 in two of four images
+    logits = torch.tensor([[2.0, -1.0], [-1.0, -1.0], [-1.0, -1.0], [-3.0, -1.0]])  # one of the two found
+    assert per_digit_accuracy(logits, labels).tolist() == [0.75, 1.0]
+    assert per_digit_recall(logits, labels)[0] == 0.5 and np.isnan(per_digit_recall(logits, labels)[1])
+    assert always_absent_accuracy(labels).tolist() == [0.5, 1.0]

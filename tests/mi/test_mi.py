@@ -254,8 +254,14 @@ def test_cli_writes_the_csv_table_and_figure(tmp_path):
     assert set(required) <= set(table.columns)
     assert len(table) == 2 * 2 * 6 * 2
     assert np.allclose(table.abs_error, (table.estimate_nats - table.true_mi_nats).abs())
+    softmax_balanced_d1 = table[(table.setting == "balanced") & (table.dim == 1) & (table.estimator == "softmax")]
+    assert (softmax_balanced_d1.paper_estimate_nats == 0.990).all()
+    assert (softmax_balanced_d1.paper_true_mi_nats == 1.032).all()
+    assert table[table.estimator != "softmax"].paper_estimate_nats.isna().all()
+    assert table[table.setting == "imbalanced"].paper_estimate_nats.isna().all()
     text = md.read_text()
     assert "| imbalanced | 2 |" in text and "PC-softmax" in text and "±" in text
+    assert "| 1.032 |" in text and "| 0.990 |" in text  # the authors' values beside ours
     assert f"log K − H(Y) = {math.log(3) - label_entropy([1 / 6, 2 / 6, 3 / 6]):.3f}" in text
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(tmp_path.rglob("*.tmp"))

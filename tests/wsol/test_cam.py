@@ -3,7 +3,9 @@
 import pytest
 import torch
 
-from infocam.wsol.cam import CAM_VARIANTS, class_maps, compute_cams, region_sum
+from infocam.wsol.cam import (CAM_VARIANTS, GEOMETRY_CONTROL, class_maps, compute_cams, full_placement,
+                              method_names, region_sum)
+from infocam.wsol.localize import score_map_boxes
 from infocam.wsol.models import build_model
 
 
@@ -22,26 +24,65 @@ def test_class_maps_weight_the_feature_maps_per_class():
 def test_region_sum_of_ones_counts_the_window_cells_inside_the_map():
     ones = torch.ones(1, 3, 3)
     assert torch.equal(region_sum(ones, 3)[0], torch.tensor([[4.0, 6.0, 4.0], [6.0, 9.0, 6.0], [4.0, 6.0, 4.0]]))
-    # Even sizes reach one further down/right: r = 2 covers offsets 0..1.
-    assert torch.equal(region_sum(ones, 2)[0], torch.tensor([[4.0, 4.0, 2.0], [4.0, 4.0, 2.0], [2.0, 2.0, 1.0]]))
+    # An even size is centred too: the box of width 2 around a cell covers half of each neighbour.
+    assert torch.equal(region_sum(ones, 2)[0], torch.tensor([[2.25, 3.0, 2.25], [3.0, 4.0, 3.0], [2.25, 3.0, 2.25]]))
 
 
-def looped_region_sum(maps: torch.Tensor, r: int) -> torch.Tensor:
+@pytest.mark.parametrize("r", [1, 2, 3, 4, 5, 6])
+def test_same_region_sum_of_one_hot_cell_keeps_its_centre_of_mass_and_mass(r):
+    maps = torch.zeros(1, 15, 15, dtype=torch.float64)
+    maps[0, 6, 8] = 1.0
+    summed = region_sum(maps, r)[0]
+    rows, cols = torch.meshgrid(torch.arange(15.0, dtype=torch.float64), torch.arange(15.0, dtype=torch.float64),
+                                indexing="ij")
+    assert summed.shape == (15, 15)
+    assert summed.sum().item() == pytest.approx(r * r)
+    assert (summed * rows).sum().item() / (r * r) == pytest.approx(6.0)
+    assert (summed * cols).sum().item() / (r * r) == pytest.approx(8.0)
+
+
+def looped_full_region_sum(maps: torch.Tensor, r: int) -> torch.Tensor:
+    """Cell (a, b) of the full map sums the input cells a - r + 1 .. a and b - r + 1 .. b that exist."""
     height, width = maps.shape[-2:]
-    result = torch.zeros_like(maps)
-    for a in range(height):
-        for b in range(width):
-            for da in range(-((r - 1) // 2), r // 2 + 1):
-                for db in range(-((r - 1) // 2), r // 2 + 1):
-                    if 0 <= a + da < height and 0 <= b + db < width:
-                        result[..., a, b] += maps[..., a + da, b + db]
+    result = torch.zeros(*maps.shape[:-2], height + r - 1, width + r - 1, dtype=maps.dtype)
+    for a in range(height + r - 1):
+        for b in range(width + r - 1):
+            for x in range(max(a - r + 1, 0), min(a, height - 1) + 1):
+                for y in range(max(b - r + 1, 0), min(b, width - 1) + 1):
+                    result[..., a, b] += maps[..., x, y]
     return result
 
 
 @pytest.mark.parametrize("r", [1, 3, 4, 5])
-def test_region_sum_matches_an_explicit_loop(r):
+def test_full_region_sum_matches_an_explicit_loop(r):
     maps = torch.randn(2, 3, 5, 6, generator=torch.Generator().manual_seed(r), dtype=torch.float64)
-    torch.testing.assert_close(region_sum(maps, r), looped_region_sum(maps, r))
+    full = region_sum(maps, r, "full")
+    assert full.shape == (2, 3, 5 + r - 1, 6 + r - 1)
+    torch.testing.assert_close(full, looped_full_region_sum(maps, r))
+
+
+@pytest.mark.parametrize("r", [2, 3, 4])
+def test_full_placement_puts_a_hot_cell_where_the_full_map_puts_it(r):
+    h = 7
+    maps = torch.zeros(1, h, h, dtype=torch.float64)
+    maps[0, 2, 5] = 1.0
+    placed = full_placement(maps, r)[0]
+    # The full map's block for input cell i spans full cells i .. i + r - 1: its centre on the
+    # 224 canvas is at (i + r / 2) * 224 / (h + r - 1), counted in pixels from the canvas edge.
+    expected = [(i + r / 2) * 224 / (h + r - 1) for i in (2, 5)]
+    peak = divmod(int(placed.argmax()), 224)
+    assert abs(peak[0] + 0.5 - expected[0]) <= 1.5 and abs(peak[1] + 0.5 - expected[1]) <= 1.5
+
+
+@pytest.mark.parametrize("tau", [0.0, 0.2, 0.5])
+def test_full_placement_fill_adds_no_contour_of_its_own(tau):
+    r, h = 4, 7
+    maps = torch.randn(5, h, h, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    window = round(224 * h / (h + r - 1))
+    top = round(224 * (r - 1) / 2 / (h + r - 1))
+    for placed in full_placement(maps, r):
+        x0, y0, x1, y1 = score_map_boxes(placed.numpy(), tau)[0]  # x1 = x0 + width, the reference's convention
+        assert top <= min(x0, y0) and max(x1, y1) <= top + window
 
 
 def test_region_sum_of_one_is_the_identity_and_zero_is_rejected():
@@ -85,7 +126,8 @@ def test_every_variant_on_a_hand_built_batch():
         "ablation_region_only": torch.stack([3 * block, -counts]),
         "ablation_subtraction_only": torch.stack([2.5 * corner, -1.5 * torch.ones(4, 4)]),
     }
-    assert set(cams) == set(CAM_VARIANTS)
+    assert set(CAM_VARIANTS) < set(cams) == set(method_names("same"))
+    assert cams["infocam_full"].shape == (2, 6, 6) and cams[GEOMETRY_CONTROL].shape == (2, 224, 224)
     for name, value in expected.items():
         torch.testing.assert_close(cams[name], value, msg=name)
 
@@ -105,7 +147,8 @@ def test_infocam_plus_contrasts_with_the_lowest_other_class_when_the_target_scor
 def test_cams_are_float32_whatever_the_feature_dtype():
     features, weight, logits, y = hand_built_batch()
     cams = compute_cams(features.bfloat16(), weight.bfloat16(), logits, y, region=3)
-    assert all(cam.dtype == torch.float32 and cam.shape == (2, 4, 4) for cam in cams.values())
+    assert all(cam.dtype == torch.float32 for cam in cams.values())
+    assert all(cams[name].shape == (2, 4, 4) for name in CAM_VARIANTS)
 
 
 @pytest.mark.parametrize("backbone", ["vgg16", "resnet50"])

@@ -1,6 +1,7 @@
 """Evaluating a trained cell: every CAM variant from one pass, metrics = hits / images."""
 
 import json
+import shutil
 
 import pandas as pd
 import pytest
@@ -8,7 +9,8 @@ import torch
 
 from infocam.data.prepare import prepare_dataset
 from infocam.data.synthetic import write_tiny_archive
-from infocam.wsol.evaluate import METHODS, EvaluateSettings, evaluate_cell
+from infocam.wsol.cam import method_names
+from infocam.wsol.evaluate import EvaluateSettings, evaluate_cell
 from infocam.io import file_md5
 from infocam.wsol.train import TrainSettings, train_cell
 
@@ -28,15 +30,19 @@ def trained(tmp_path_factory):
     return root
 
 
+SETTINGS = EvaluateSettings("tiny", region=3, resize=32, crop=32, region_geometry="full", batch_size=4)
+
+
 def test_summary_agrees_with_the_per_image_records(trained):
     summary = evaluate_cell(trained / "prepared", trained / "best.pt", trained / "per_image.csv.gz",
-                            trained / "summary.json", EvaluateSettings("tiny", region=3, resize=32, crop=32, batch_size=4))
+                            trained / "summary.json", SETTINGS)
     per_image = pd.read_csv(trained / "per_image.csv.gz")
     test = pd.read_csv(trained / "prepared" / "test.csv")
     assert len(per_image) == summary["n_test"] == len(test) == 9
     assert list(per_image.image_id) == list(test.image_id)
     assert summary["top1_cls"] == pytest.approx(100 * per_image.correct_top1.mean())
-    for method in METHODS:
+    assert set(summary["methods"]) == set(method_names("full")) and summary["region_geometry"] == "full"
+    for method in method_names("full"):
         hits = per_image[f"{method}_iou"] >= 0.5
         metrics = summary["methods"][method]
         assert metrics["gt_loc"] == pytest.approx(100 * hits.mean())
@@ -44,6 +50,7 @@ def test_summary_agrees_with_the_per_image_records(trained):
         assert 0 <= metrics["maxboxacc_v2"] <= 100
         boxes = per_image[[f"{method}_{c}" for c in ("x0", "y0", "x1", "y1")]]
         assert ((boxes >= 0) & (boxes <= 223)).all().all()
+    assert summary["n_no_gt_box"] == 0 and per_image.has_gt_box.all()
     on_disk = json.loads((trained / "summary.json").read_text())
     assert on_disk["provenance"]["checkpoint"]["md5"] == file_md5(trained / "best.pt")
     assert on_disk["provenance"]["per_image"]["md5"] == file_md5(trained / "per_image.csv.gz")
@@ -53,8 +60,24 @@ def test_summary_agrees_with_the_per_image_records(trained):
     assert on_disk["cell"] == {"backbone": "resnet50", "adl": False, "loss": "softmax", "seed": 0}
 
 
+def test_an_image_left_without_a_gt_box_is_counted_and_not_scored(trained, tmp_path):
+    prepared = tmp_path / "prepared"
+    shutil.copytree(trained / "prepared", prepared)
+    test = pd.read_csv(prepared / "test.csv")
+    boxes = pd.read_csv(prepared / "boxes.csv")
+    lost = test.image_id.iloc[0]
+    boxes.loc[boxes.image_id == lost, ["x0", "y0", "x1", "y1"]] = [70, 70, 75, 75]  # off the 64-pixel image
+    boxes.to_csv(prepared / "boxes.csv", index=False)
+    summary = evaluate_cell(prepared, trained / "best.pt", tmp_path / "p.csv.gz", tmp_path / "s.json", SETTINGS)
+    per_image = pd.read_csv(tmp_path / "p.csv.gz")
+    assert summary["n_test"] == 9 and summary["n_no_gt_box"] == 1
+    assert per_image.set_index("image_id").loc[lost, ["has_gt_box", "cam_x0"]].tolist() == [False, -1]
+    scored = per_image[per_image.has_gt_box]
+    assert summary["methods"]["cam"]["gt_loc"] == pytest.approx(100 * (scored.cam_iou >= 0.5).sum() / 8)
+
+
 def test_a_missing_checkpoint_leaves_no_output(trained, tmp_path):
     with pytest.raises(FileNotFoundError):
         evaluate_cell(trained / "prepared", tmp_path / "absent.pt", tmp_path / "p.csv.gz", tmp_path / "s.json",
-                      EvaluateSettings("tiny", region=3, resize=32, crop=32))
+                      EvaluateSettings("tiny", region=3, resize=32, crop=32, region_geometry="full"))
     assert list(tmp_path.iterdir()) == []

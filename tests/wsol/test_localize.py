@@ -14,6 +14,7 @@ from infocam.wsol.localize import (
     BoxEvaluator,
     box_iou,
     boxes_to_canvas,
+    inclusive_boxes_to_canvas,
     contour_boxes_and_areas,
     localize_eval_files,
     mask_contours,
@@ -174,6 +175,24 @@ def test_boxes_to_canvas_resize_then_center_crop():
 def test_boxes_to_canvas_scales_the_crop_up_to_the_canvas():
     # 64 -> Resize(72) -> CenterCrop(64) -> 224: 10 * 72/64 - 4 = 7.25 -> * 224/64 = 25.375 -> 25
     assert boxes_to_canvas([[10, 10, 50, 50]], 64, 64, resize=72, crop=64).tolist() == [[25, 25, 182, 182]]
+
+
+def test_inclusive_mapping_keeps_a_one_pixel_box_at_the_image_edge():
+    # Pixel 63 of a 64-pixel image covers [63, 64) -> canvas [220.5, 224): pixels 220 .. 223.
+    assert inclusive_boxes_to_canvas([[63, 63, 63, 63]], 64, 64).tolist() == [[220, 220, 223, 223]]
+    assert boxes_to_canvas([[63, 63, 63, 63]], 64, 64).tolist() == [[220, 220, 220, 220]]  # the reference
+    # The whole image is the whole canvas.
+    assert inclusive_boxes_to_canvas([[0, 0, 63, 63]], 64, 64).tolist() == [[0, 0, 223, 223]]
+    # Through Resize(72) + CenterCrop(64) (offset 4): pixel 63 -> [71.875 - 4, 73 - 4) -> clipped to the crop.
+    assert inclusive_boxes_to_canvas([[0, 0, 63, 63]], 64, 64, resize=72, crop=64).tolist() == [[0, 0, 223, 223]]
+
+
+def test_inclusive_mapping_drops_a_box_outside_the_crop():
+    # Resize(256) + CenterCrop(224) of a 256-pixel image cuts 16 pixels on each side.
+    boxes = [[0, 0, 10, 10], [100, 100, 150, 150], [245, 0, 255, 255]]
+    kept = inclusive_boxes_to_canvas(boxes, 256, 256, resize=256, crop=224)
+    assert kept.tolist() == [[84, 84, 134, 134]]
+    assert inclusive_boxes_to_canvas([[0, 0, 15, 15]], 256, 256, resize=256, crop=224).shape == (0, 4)
 
 
 def test_boxes_to_canvas_rejects_bad_arguments():

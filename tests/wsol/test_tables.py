@@ -6,11 +6,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from infocam.wsol.cam import method_names
 from infocam.wsol.tables import write_table
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "workflow" / "resources" / "published.yaml"
-VARIANTS = ["cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only"]
+# cam, infocam, infocam_plus, ablation_region_only, ablation_subtraction_only, then infocam_same,
+# infocam_plus_same, ablation_region_only_same, cam_full_placement: metrics base + 0 ... base + 8.
+VARIANTS = method_names("full")
 
 
 def write_summary(directory, dataset, backbone, adl, seed, base):
@@ -25,6 +28,7 @@ def write_summary(directory, dataset, backbone, adl, seed, base):
         "top1_cls": base + 20,
         "top5_cls": base + 30,
         "methods": methods,
+        "region_geometry": "full",
     }
     path = directory / f"{dataset}-{backbone}-{adl}-{seed}.json"
     path.write_text(json.dumps(summary))
@@ -68,13 +72,32 @@ def test_classification_tables_per_dataset(tmp_path, summaries):
 def test_table5_maps_ablation_switches_to_variants(tmp_path, summaries):
     table = write_table("table5", summaries, PUBLISHED, tmp_path / "t5.csv", tmp_path / "t5.md")
     cub_vgg = table[(table.dataset == "cub") & (table.backbone == "vgg16") & ~table.adl].set_index(
-        ["region", "subtraction"])
-    assert cub_vgg.loc[(False, False), "gt_loc"] == pytest.approx(41.0)  # cam
-    assert cub_vgg.loc[(True, True), "gt_loc"] == pytest.approx(42.0)  # infocam
-    assert cub_vgg.loc[(True, False), "gt_loc"] == pytest.approx(44.0)  # region only
-    assert cub_vgg.loc[(False, True), "gt_loc"] == pytest.approx(45.0)  # subtraction only
-    assert cub_vgg.loc[(False, True), "paper_gt_loc"] == 47.59
-    assert cub_vgg.loc[(True, True), "paper_gt_loc"] == 52.96
+        ["region", "subtraction", "geometry"])
+    assert len(cub_vgg) == 7
+    assert cub_vgg.loc[(False, False, "none"), "gt_loc"] == pytest.approx(41.0)  # cam
+    assert cub_vgg.loc[(True, True, "full"), "gt_loc"] == pytest.approx(42.0)  # infocam
+    assert cub_vgg.loc[(True, False, "full"), "gt_loc"] == pytest.approx(44.0)  # region only
+    assert cub_vgg.loc[(False, True, "none"), "gt_loc"] == pytest.approx(45.0)  # subtraction only
+    assert cub_vgg.loc[(True, True, "same"), "gt_loc"] == pytest.approx(46.0)  # infocam_same
+    assert cub_vgg.loc[(True, False, "same"), "gt_loc"] == pytest.approx(48.0)  # ablation_region_only_same
+    assert cub_vgg.loc[(False, False, "full"), "gt_loc"] == pytest.approx(49.0)  # the geometry-only control
+    assert cub_vgg.loc[(False, True, "none"), "paper_gt_loc"] == 47.59
+    assert cub_vgg.loc[(True, True, "full"), "paper_gt_loc"] == 52.96
+    assert pd.isna(cub_vgg.loc[(True, True, "same"), "paper_gt_loc"])  # the authors computed the full map
+    assert cub_vgg.loc[(False, False, "full"), "paper_note"].startswith("geometry-only control")
+
+
+def test_table5b_stands_beside_tiny_imagenet_and_no_block_mixes_datasets(tmp_path, summaries):
+    table = write_table("table5", summaries, PUBLISHED, tmp_path / "t5.csv", tmp_path / "t5.md")
+    cub_resnet = table[(table.dataset == "cub") & (table.backbone == "resnet50") & ~table.adl]
+    tiny_resnet = table[(table.dataset == "tiny") & (table.backbone == "resnet50") & ~table.adl].set_index(
+        ["region", "subtraction", "geometry"])
+    # 5(b)'s baseline is Table 1's Tiny-ImageNet ResNet50 CAM; CUB's ResNet50 block keeps only CUB's infoCAM.
+    assert tiny_resnet.loc[(False, False, "none"), "paper_gt_loc"] == 54.56
+    assert tiny_resnet.loc[(False, False, "none"), "paper_note"] == "captioned CUB-200-2011"
+    assert tiny_resnet.loc[(True, True, "full"), "paper_gt_loc"] == 57.79  # Tiny infoCAM, Table 1
+    assert cub_resnet["paper_gt_loc"].dropna().tolist() == [64.78]
+    assert "Tiny-ImageNet localisation numbers come from the authors' code" in (tmp_path / "t5.md").read_text()
 
 
 def test_no_summaries_is_an_error(tmp_path):

@@ -214,7 +214,7 @@ def check_localisation_rows(table_csv, record, report):
 
 
 def _row_keys(table):
-    return [key for key in ("dataset", "backbone", "method", "adl", "region", "subtraction") if key in table]
+    return [key for key in ("dataset", "backbone", "method", "adl", "region", "subtraction", "geometry") if key in table]
 
 
 def _summary_cell(summary):

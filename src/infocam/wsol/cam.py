@@ -9,6 +9,10 @@ import torch
 import torch.nn.functional as F
 
 CAM_VARIANTS = ("cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only")
+REGION_VARIANTS = ("infocam", "infocam_plus", "ablation_region_only")  # the variants that sum over R
+GEOMETRIES = ("full", "same")
+GEOMETRY_CONTROL = "cam_full_placement"  # plain CAM placed on the canvas as a `full` map places its cells
+CANVAS = 224  # the evaluation canvas (infocam.wsol.localize resizes every score map to it)
 
 
 def class_maps(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -20,31 +24,58 @@ def class_maps(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
     return torch.einsum("bkhw,mk->bmhw", features, weight)
 
 
-def region_sum(maps: torch.Tensor, r: int) -> torch.Tensor:
-    """Sum of each r x r box around every location of maps (..., h, w), zero-padded, same shape.
+def region_sum(maps: torch.Tensor, r: int, geometry: str = "same") -> torch.Tensor:
+    """Sum of maps (..., h, w) over an r x r box around every location, zero outside the map.
 
-    The box spans offsets -(r-1)//2 .. r//2 in each direction, so for even r it reaches one
-    further down/right than up/left (r=4: -1 .. +2). r=1 returns maps unchanged.
+    geometry "full": the authors' computation, a full convolution with an all-ones r x r
+    window; the result is (h + r - 1, w + r - 1), cell (i, j) summing input cells i - r + 1 .. i.
+    geometry "same": h x w, the box centred on each cell for every r. For even r the centred
+    box covers half of the cells at its two ends, so its weights are 1/2, 1, ..., 1, 1/2
+    (length r + 1, total r) and a map's centre of mass does not move.
     """
     if r < 1:
         raise ValueError(f"region size r must be at least 1, got {r}")
-    if r == 1:
-        return maps
+    if geometry not in GEOMETRIES:
+        raise ValueError(f"region geometry must be one of {', '.join(GEOMETRIES)}, got '{geometry}'")
     height, width = maps.shape[-2:]
-    flat = maps.reshape(-1, height, width)
-    before, after = (r - 1) // 2, r // 2
-    padded = F.pad(flat, (before, after, before, after))
-    summed = F.avg_pool2d(padded, kernel_size=r, stride=1, divisor_override=1)
-    return summed.reshape(maps.shape)
+    flat = maps.reshape(-1, 1, height, width)
+    if geometry == "full":
+        summed = F.conv2d(flat, maps.new_ones(1, 1, r, r), padding=r - 1)
+    else:
+        line = maps.new_ones(r + 1 - r % 2)
+        if r % 2 == 0:
+            line[0] = line[-1] = 0.5
+        summed = F.conv2d(flat, torch.outer(line, line)[None, None], padding=len(line) // 2)
+    return summed.reshape(*maps.shape[:-2], *summed.shape[-2:])
+
+
+def full_placement(maps: torch.Tensor, r: int, canvas: int = CANVAS) -> torch.Tensor:
+    """Maps (B, h, w) placed on a (B, canvas, canvas) canvas where a `full` region map puts its cells.
+
+    A full map of (h + r - 1) cells is stretched over the canvas, so input cell i lands at
+    cell i + (r - 1) / 2 of it: the content is squeezed towards the centre by h / (h + r - 1).
+    Here the map itself is resized (bicubic) into that central window, with no region sum.
+    The margin is filled with the window's minimum, which min-max normalisation turns into 0:
+    never above a threshold, so the fill adds no contour of its own.
+    """
+    height, width = maps.shape[-2:]
+    window_h, top = round(canvas * height / (height + r - 1)), round(canvas * (r - 1) / 2 / (height + r - 1))
+    window_w, left = round(canvas * width / (width + r - 1)), round(canvas * (r - 1) / 2 / (width + r - 1))
+    window = F.interpolate(maps[:, None], size=(window_h, window_w), mode="bicubic", align_corners=False)[:, 0]
+    placed = window.amin(dim=(-2, -1), keepdim=True).expand(-1, canvas, canvas).clone()
+    placed[:, top:top + window_h, left:left + window_w] = window
+    return placed
 
 
 def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Tensor,
-                 y: torch.Tensor, region: int) -> dict[str, torch.Tensor]:
-    """All CAM variants (each (B, h, w), float32) for target classes y (B,) with region size `region`.
+                 y: torch.Tensor, region: int, geometry: str = "same") -> dict[str, torch.Tensor]:
+    """All CAM variants (each (B, h', w'), float32) for target classes y (B,) with region size `region`.
 
     cam: M_y. infocam: region sum of M_y minus the mean of the other classes' maps.
     infocam_plus: region sum of M_y - M_ymin. ablation_region_only: region sum of M_y.
     ablation_subtraction_only: M_y minus the mean of the others, no region.
+    The region variants use `geometry`; each is also given under the other geometry, with its
+    name as suffix (e.g. infocam_same); cam_full_placement is the geometry-only control.
     """
     maps = class_maps(features.float(), weight.float())
     batch, num_classes = maps.shape[:2]
@@ -66,13 +97,20 @@ def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Ten
     others_logits = logits.float().scatter(1, y[:, None].to(logits.device), float("inf"))
     lowest = _select_class(maps, others_logits.argmin(dim=1))
     subtracted = target - others_mean
-    return {
-        "cam": target,
-        "infocam": region_sum(subtracted, region),
-        "infocam_plus": region_sum(target - lowest, region),
-        "ablation_region_only": region_sum(target, region),
-        "ablation_subtraction_only": subtracted,
-    }
+    summed = {"infocam": subtracted, "infocam_plus": target - lowest, "ablation_region_only": target}
+    (other,) = set(GEOMETRIES) - {geometry}
+    cams = {"cam": target, "ablation_subtraction_only": subtracted}
+    for name, before_sum in summed.items():
+        cams[name] = region_sum(before_sum, region, geometry)
+        cams[f"{name}_{other}"] = region_sum(before_sum, region, other)
+    cams[GEOMETRY_CONTROL] = full_placement(target, region)
+    return cams
+
+
+def method_names(geometry: str) -> list[str]:
+    """The names compute_cams returns under `geometry`, in a fixed order."""
+    (other,) = set(GEOMETRIES) - {geometry}
+    return [*CAM_VARIANTS, *(f"{name}_{other}" for name in REGION_VARIANTS), GEOMETRY_CONTROL]
 
 
 def _select_class(maps: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:

@@ -17,23 +17,22 @@ from tqdm import tqdm
 from infocam.data.images import PreparedImages, eval_transform, load_boxes
 from infocam.io import atomic_path, file_md5, write_text_atomic
 from infocam.provenance.records import base_record, dataset_record
-from infocam.wsol.cam import compute_cams
-from infocam.wsol.localize import BoxEvaluator, boxes_to_canvas
+from infocam.wsol.cam import compute_cams, method_names
+from infocam.wsol.localize import BoxEvaluator, inclusive_boxes_to_canvas
 from infocam.wsol.train import autocast_context, resolve_device, to_device, load_checkpoint_model
 
-METHODS = ["cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only"]
 IOU_HIT = 0.5
 
 
 def gt_boxes_on_canvas(boxes, row, resize, crop):
     """GT boxes of one image mapped onto the 224 evaluation canvas through the test transform."""
     if resize == crop:
-        return boxes_to_canvas(boxes, row.width, row.height)
-    return boxes_to_canvas(boxes, row.width, row.height, resize=resize, crop=crop)
+        return inclusive_boxes_to_canvas(boxes, row.width, row.height)
+    return inclusive_boxes_to_canvas(boxes, row.width, row.height, resize=resize, crop=crop)
 
 
 @torch.no_grad()
-def predict_batches(model, loader, device, region, amp=False):
+def predict_batches(model, loader, device, region, geometry, amp=False):
     """Yield (indices, labels, top5, cams) per batch, cams as {method: (B, h, w) float64 array}."""
     weight = model.classifier.weight.detach().float()
     for images, labels, indices in loader:
@@ -41,9 +40,9 @@ def predict_batches(model, loader, device, region, amp=False):
         with autocast_context(device, amp):
             features, logits = model.features_and_logits(images)
         features, logits = features.float(), logits.float()
-        cams = compute_cams(features, weight, logits, labels.to(device), region)
+        cams = compute_cams(features, weight, logits, labels.to(device), region, geometry)
         top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy()
-        yield indices.numpy(), labels.numpy(), top5, {m: cams[m].cpu().double().numpy() for m in METHODS}
+        yield indices.numpy(), labels.numpy(), top5, {m: cam.cpu().double().numpy() for m, cam in cams.items()}
 
 
 @dataclass(frozen=True)
@@ -52,6 +51,7 @@ class EvaluateSettings:
     region: int  # infoCAM's region R
     resize: int
     crop: int
+    region_geometry: str  # full: the authors' (h + R - 1) map; same: h x h, centred (infocam.wsol.cam)
     batch_size: int = 64
     max_box_acc: bool = True  # also MaxBoxAcc and MaxBoxAccV2 over 100 thresholds
     device: str = "cpu"
@@ -67,24 +67,26 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
     model, checkpoint = load_checkpoint_model(checkpoint_path, device)
     test_set = PreparedImages(prepared_dir, "test", eval_transform(resize, crop))
     boxes = load_boxes(prepared_dir)
-    evaluators = {m: BoxEvaluator(max_box_acc=max_box_acc) for m in METHODS}
+    methods = method_names(settings.region_geometry)
+    evaluators = {m: BoxEvaluator(max_box_acc=max_box_acc) for m in methods}
     loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0)
 
     records = []
-    for indices, labels, top5, cams in tqdm(predict_batches(model, loader, device, region), total=len(loader),
-                                             desc="evaluate", unit="batch", mininterval=5):
+    batches = predict_batches(model, loader, device, region, settings.region_geometry)
+    for indices, labels, top5, cams in tqdm(batches, total=len(loader), desc="evaluate", unit="batch", mininterval=5):
         for i, index in enumerate(indices):
             row = test_set.table.iloc[index]
             gt = gt_boxes_on_canvas(boxes[str(row.image_id)], row, resize, crop)
             record = {"image_id": row.image_id, "label": int(labels[i]), "pred_top1": int(top5[i, 0]),
-                      "top5": " ".join(map(str, top5[i]))}
+                      "top5": " ".join(map(str, top5[i])), "has_gt_box": len(gt) > 0}
             record["correct_top1"] = record["pred_top1"] == record["label"]
             record["correct_top5"] = record["label"] in top5[i]
-            for method in METHODS:
-                result = evaluators[method].add(cams[method][i], gt)
+            for method in methods:
+                # An image whose every GT box lies outside the crop is not scored: no box, no IoU.
+                result = evaluators[method].add(cams[method][i], gt) if len(gt) else {"box": [-1] * 4, "iou": None}
                 for name, value in zip(("x0", "y0", "x1", "y1"), result["box"]):
                     record[f"{method}_{name}"] = int(value)
-                record[f"{method}_iou"] = round(float(result["iou"]), 6)
+                record[f"{method}_iou"] = None if result["iou"] is None else round(float(result["iou"]), 6)
             records.append(record)
 
     frame = pd.DataFrame.from_records(records)
@@ -95,6 +97,7 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
         dataset=settings.dataset,
         cell={key: checkpoint["settings"][key] for key in ("backbone", "adl", "loss", "seed")},
         region=region,
+        region_geometry=settings.region_geometry,
         checkpoint_epoch=checkpoint["epoch"],
         val_top1=checkpoint["val_top1"],
     )
@@ -113,19 +116,22 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
     return summary
 
 
-def metrics_from_records(frame, methods=METHODS):
-    """Hits / images over the per-image records, in percent: classification and each method's localisation."""
+def metrics_from_records(frame, methods):
+    """Hits / images over the per-image records, in percent: classification over every test image,
+    localisation over the images left with a GT box on the canvas (n_test - n_no_gt_box)."""
+    scored = frame[frame["has_gt_box"].astype(bool)] if "has_gt_box" in frame else frame
     metrics = {
         "n_test": len(frame),
+        "n_no_gt_box": len(frame) - len(scored),
         "top1_cls": 100.0 * frame["correct_top1"].mean(),
         "top5_cls": 100.0 * frame["correct_top5"].mean(),
         "methods": {},
     }
     for method in methods:
-        hit = frame[f"{method}_iou"] >= IOU_HIT
+        hit = scored[f"{method}_iou"] >= IOU_HIT
         metrics["methods"][method] = {
             "gt_loc": 100.0 * hit.mean(),
-            "top1_loc": 100.0 * (hit & frame["correct_top1"]).mean(),
+            "top1_loc": 100.0 * (hit & scored["correct_top1"]).mean(),
         }
     return metrics
 

@@ -170,6 +170,39 @@ def boxes_to_canvas(boxes, width, height, resize=None, crop=None, canvas=CANVAS)
     return (cropped * canvas / crop).astype(np.int64)
 
 
+def inclusive_boxes_to_canvas(boxes, width, height, resize=None, crop=None, canvas=CANVAS):
+    """The pipeline's GT mapping: boxes (n, 4: inclusive pixel corners x0, y0, x1, y1) onto the canvas.
+
+    Pixel x of the image covers [x, x + 1). That interval is taken through the test transform
+    (without resize/crop: scaled by canvas/width; with Resize((S, S)) and CenterCrop(C): scaled
+    by S/width, shifted by CenterCrop's offset round((S - C) / 2), scaled by canvas/C), and the
+    canvas box covers every canvas pixel it touches: x0' = floor(start), x1' = ceil(end) - 1,
+    clipped to the canvas. So a box's last pixel stays (x1 = 63 of a 64-pixel image becomes
+    223, where the reference's truncation gives 220). A box wholly outside the crop is dropped:
+    the result may have fewer rows than `boxes`, or none.
+    """
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes: expected an (n, 4) array of x0, y0, x1, y1, got shape {boxes.shape}")
+    if width <= 0 or height <= 0:
+        raise ValueError(f"boxes: expected a positive image size, got {width}x{height}")
+    if (resize is None) != (crop is None):
+        raise ValueError("boxes: resize and crop must be given together (Resize((S, S)) then CenterCrop(C))")
+    if resize is None:
+        scale, offset, window = np.array([canvas / width, canvas / height]), 0.0, np.array([canvas, canvas])
+    else:
+        if not 0 < crop <= resize:
+            raise ValueError(f"boxes: expected 0 < crop <= resize, got resize={resize}, crop={crop}")
+        scale, offset, window = np.array([resize / width, resize / height]), round((resize - crop) / 2), crop
+    to_canvas = canvas / np.broadcast_to(window, 2)
+    start = (boxes[:, :2] * scale - offset) * to_canvas
+    end = ((boxes[:, 2:] + 1) * scale - offset) * to_canvas
+    inside = np.all((end > 0) & (start < canvas), axis=1)
+    first = np.clip(np.floor(start[inside] + 1e-9), 0, canvas - 1)
+    last = np.clip(np.ceil(end[inside] - 1e-9) - 1, 0, canvas - 1)
+    return np.concatenate([first, last], axis=1).astype(np.int64)
+
+
 class BoxEvaluator:
     """Streaming WSOL box accuracy: add one score map at a time, then read the results.
 
