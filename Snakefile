@@ -33,7 +33,7 @@ include: "workflow/rules/provenance.smk"
 # Named targets (snakemake --list-target-rules): one per experiment, and everything.
 rule wsol_tables:
     input:
-        ALL_TABLES,
+        WSOL_TARGETS,
 
 
 rule mi:
@@ -51,5 +51,6 @@ rule all:
         rules.wsol_tables.input,
         rules.mi.input,
         rules.digits.input,
+        CLAIMS_TARGETS,
         DVC_TARGETS,
     default_target: True

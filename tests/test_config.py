@@ -51,6 +51,9 @@ def test_validation_fills_in_a_schema_default(default_config):
         (lambda c: c["datasets"]["tiny"].update(crop=999), "datasets.tiny.crop"),
         (lambda c: c["datasets"]["tiny"].update(source="url"), "datasets.tiny.url"),
         (lambda c: c["mi"]["settings"].update(balanced=[10, 10]), "mi.settings.balanced"),
+        (lambda c: c["model"].update(pretrained=True), "model.pretrained"),  # width 0.125: no such weights
+        (lambda c: c["datasets"]["cub"].update(source="local", path="/no/such/CUB_200_2011.tgz", md5=None),
+         "datasets.cub.path"),
     ],
 )
 def test_broken_config_names_the_key(default_config, edit, key):
@@ -72,3 +75,22 @@ def test_snakemake_reports_a_bad_config_in_one_line(tmp_path, default_config):
     )
     assert result.returncode != 0
     assert "config key 'datasets.cub.region.vgg16'" in result.stderr
+
+
+def test_strings_where_the_schema_wants_numbers_are_read_as_yaml(default_config):
+    # What Snakemake's --config 'training={epochs: 3, amp: true}' hands over: nested values as strings.
+    config = copy.deepcopy(default_config)
+    config["training"].update(epochs="3", amp="true", lr_gamma="0.5")
+    config["mi"]["dims"] = ["1", "2"]
+    validate_config(config)
+    assert config["training"]["epochs"] == 3 and config["training"]["amp"] is True
+    assert config["training"]["lr_gamma"] == 0.5 and config["mi"]["dims"] == [1, 2]
+    assert config["training"]["optimizer"] == "adam"  # a string where a string is due stays one
+
+
+def test_a_nested_override_reaches_the_job_as_a_number(tmp_path):
+    # --config, like --configfile, takes every word after it: the target goes first.
+    result = subprocess.run([*SNAKEMAKE, "-n", "-p", "-d", str(tmp_path), "results/checkpoints/cub/vgg16-noadl-softmax-s0.pt",
+                             "--config", "training={epochs: 3}"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert '"epochs": 3,' in result.stdout

@@ -87,6 +87,7 @@ def test_md5_is_required_for_an_archive_but_not_for_a_folder(tmp_path):
     validate_config(copy.deepcopy(config))
 
     cub["path"] = str(tmp_path / "CUB_200_2011.tgz")
+    (tmp_path / "CUB_200_2011.tgz").write_bytes(b"an archive on disk")  # it exists: only the md5 is missing
     with pytest.raises(ConfigError) as caught:
         validate_config(copy.deepcopy(config))
     assert str(caught.value) == (

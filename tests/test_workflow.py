@@ -1,6 +1,7 @@
 """The Snakemake workflow: lint, planning, and a whole run on a tiny config."""
 
 import json
+import os
 import subprocess
 
 import pandas as pd
@@ -12,9 +13,25 @@ from conftest import ROOT, SNAKEMAKE
 TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 
-def snakemake(*args, workdir=ROOT):
+def snakemake(*args, workdir=ROOT, env=None):
     return subprocess.run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
+
+
+def write_config(path, edit):
+    config = yaml.safe_load(TINY.read_text())
+    edit(config)
+    path.write_text(yaml.safe_dump(config))
+    return str(path)
+
+
+def test_cuda_on_a_machine_without_one_stops_before_any_job(tmp_path):
+    configfile = write_config(tmp_path / "cuda.yaml", lambda c: c.update(device="cuda"))
+    hidden = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # no GPU visible, whatever the machine has
+    result = snakemake("--cores", "1", "--configfile", configfile, workdir=tmp_path, env=hidden)
+    assert result.returncode == 1
+    assert "infocam: config key 'device': 'cuda' requested but no CUDA device is visible on" in result.stderr
+    assert not (tmp_path / "data").exists() and not (tmp_path / "results").exists()
 
 
 def test_lint_is_clean():
@@ -82,7 +99,19 @@ def test_tiny_config_builds_every_table(tmp_path):
     tables = sorted(str(path) for path in (tmp_path / "results").glob("*.csv") if path.name != "double_digit_localisation.csv")
     audit = subprocess.run(["infocam", "audit", *tables], cwd=tmp_path, capture_output=True, text=True)
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr
-    assert audit.stdout.count("DVC was not used") == len(tables) == 7
+    assert audit.stdout.count("DVC was not used") == len(tables) == 9  # 7 paper tables, comparisons, claims
+
+    # Evidence: intervals in the tables, paired comparisons, the claims ledger.
+    assert (table1.gt_loc_ci_low <= table1.gt_loc).all() and (table1.gt_loc <= table1.gt_loc_ci_high).all()
+    comparison = pd.read_csv(tmp_path / "results" / "infocam_vs_cam.csv")
+    assert len(comparison[(comparison.baseline == "cam") & (comparison.metric == "gt_loc")]) == 8 * 8
+    assert comparison.p_value.between(0, 1).all()
+    claims = pd.read_csv(tmp_path / "results" / "claims.csv")
+    assert {"mi-balanced", "pc-softmax-mnist", "double-digit-localisation"} <= set(claims.id)
+    assert set(claims.verdict.str.split(" \\(").str[0]) <= {"reproduced", "not reproduced", "finding",
+                                                              "not testable on this config"}
+    wsol = claims[claims.id.str.startswith("infocam-vs-cam")]
+    assert len(wsol) == 8 and (wsol.verdict == "not testable on this config (synthetic data)").all()
 
     # One dataset's learning rate changes: only that dataset's training and what follows from it is planned.
     changed = yaml.safe_load(TINY.read_text())
@@ -92,4 +121,20 @@ def test_tiny_config_builds_every_table(tmp_path):
     jobs = planned_jobs(tmp_path, "--configfile", str(changed_config))
     assert jobs.pop("train") == 2 and jobs.pop("evaluate") == 2  # cub x vgg16 x {ADL off, on}
     assert jobs.pop("table") == 3  # table1, table3 and table5 hold cub cells; table4 is Tiny-ImageNet only
-    assert jobs == {"all": 1, "total": 8}
+    assert jobs == {"infocam_vs_cam": 1, "claims": 1, "all": 1, "total": 10}
+
+    # The same folder under a paper-style config whose local copy is missing: one line, nothing runs.
+    checkpoints = {path: path.stat().st_mtime for path in (tmp_path / "results" / "checkpoints").rglob("*.pt")}
+    missing = write_config(tmp_path / "missing.yaml", lambda c: c["datasets"]["cub"].update(
+        source="local", path=str(tmp_path / "no-such" / "CUB_200_2011.tgz"), md5="0" * 32))
+    result = snakemake("--cores", "2", "--configfile", missing, workdir=tmp_path)
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert f"infocam: config key 'datasets.cub.path': {tmp_path}/no-such/CUB_200_2011.tgz does not exist" \
+        in result.stderr
+    assert {path: path.stat().st_mtime for path in checkpoints} == checkpoints
+
+    # Another synthetic seed: the archive, its preparation and everything made from them are planned again.
+    reseeded = write_config(tmp_path / "reseeded.yaml", lambda c: c["datasets"]["cub"]["synthetic"].update(seed=5))
+    jobs = planned_jobs(tmp_path, "--configfile", reseeded)
+    assert jobs["synthesize_archive"] == 1 and jobs["prepare_dataset"] == 1
+    assert jobs["train"] == 4 and jobs["evaluate"] == 4 and jobs["pc_softmax_run"] == 1

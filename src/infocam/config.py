@@ -2,6 +2,10 @@
 
 Validation also fills in the schema's `default` values, so a setting with a default need not
 be written in every config file: a new hyperparameter is a schema entry and a dataclass field.
+Values that arrive as strings where the schema wants a number, a boolean, a list or a mapping
+(Snakemake's `--config 'training={epochs: 3}'` passes nested values as strings) are read as
+YAML first. Everything the config alone can tell (paths, md5s, pretrained weights that need
+full width) is checked here, before any job runs.
 """
 
 import copy
@@ -38,25 +42,71 @@ DefaultFillingValidator = jsonschema.validators.extend(
 )
 
 
-def with_defaults(config, schema_path=SCHEMA):
-    """A copy of `config` with the schema's defaults filled in (no other check)."""
-    config = copy.deepcopy(config)
-    for _ in DefaultFillingValidator(yaml.safe_load(Path(schema_path).read_text())).iter_errors(config):
+def _resolve(schema, root):
+    while "$ref" in schema:
+        schema = root["definitions"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def coerce_strings(instance, schema, root):
+    """In place: strings where `schema` wants another type (a number, a boolean, null, a list, a
+    mapping) replaced by their YAML reading; a string that reads as a string is left alone."""
+    schema = _resolve(schema, root)
+    if isinstance(instance, dict):
+        properties, extra = schema.get("properties", {}), schema.get("additionalProperties")
+        for key, value in instance.items():
+            subschema = properties.get(key, extra if isinstance(extra, dict) else None)
+            if subschema is not None:
+                instance[key] = _coerced(value, subschema, root)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        instance[:] = [_coerced(value, schema["items"], root) for value in instance]
+    return instance
+
+
+def _coerced(value, schema, root):
+    schema = _resolve(schema, root)
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if isinstance(value, str) and types and "string" not in types:
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError:
+            parsed = value
+        value = value if isinstance(parsed, str) else parsed
+    return coerce_strings(value, schema, root) if isinstance(value, (dict, list)) else value
+
+
+def _schema(schema_path):
+    return yaml.safe_load(Path(schema_path).read_text())
+
+
+def resolved(config, schema_path=SCHEMA):
+    """A copy of `config` as validation leaves it: strings read as YAML where due, defaults filled in."""
+    schema = _schema(schema_path)
+    config = coerce_strings(copy.deepcopy(config), schema, schema)
+    for _ in DefaultFillingValidator(schema).iter_errors(config):
         pass
     return config
 
 
 def validate_config(config, schema_path=SCHEMA):
-    """Raise ConfigError naming the first offending key; otherwise fill in defaults and return the config."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    validator = DefaultFillingValidator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    """Raise ConfigError naming the first offending key; otherwise resolve the config in place and return it."""
+    schema = _schema(schema_path)
+    coerce_strings(config, schema, schema)
+    error = jsonschema.exceptions.best_match(DefaultFillingValidator(schema).iter_errors(config))
     if error is not None:
         raise ConfigError(f"config key '{_key_path(error)}': {error.message}")
     for name, dataset in config["datasets"].items():
         _check_dataset(name, dataset)
     _check_mi(config["mi"])
+    _check_model(config["model"])
     return config
+
+
+def _check_model(model):
+    if model["pretrained"] and model["width"] != 1:
+        raise ConfigError(f"config key 'model.pretrained': ImageNet weights exist for width 1 only, "
+                          f"model.width is {model['width']}")
 
 
 def _check_dataset(name, dataset):
@@ -66,6 +116,8 @@ def _check_dataset(name, dataset):
     needs = {"synthetic": "synthetic", "url": "url", "local": "path"}[dataset["source"]]
     if needs not in dataset:
         raise ConfigError(f"config key '{key}.{needs}': required when source is '{dataset['source']}'")
+    if dataset["source"] == "local" and not os.path.exists(dataset["path"]):
+        raise ConfigError(f"config key '{key}.path': {dataset['path']} does not exist (source is 'local')")
     # An extracted copy (source local, path a folder) is read as it is: there is no archive to checksum.
     extracted_copy = dataset["source"] == "local" and os.path.isdir(dataset["path"])
     if dataset["source"] != "synthetic" and not extracted_copy and not dataset.get("md5"):

@@ -45,6 +45,24 @@ def file_md5(path):
     return digest.hexdigest()
 
 
+class CorruptFileError(ValueError):
+    """A file that exists but cannot be read as what it should be; the message names it."""
+
+
+def load_torch_file(path, what="checkpoint"):
+    """torch.load of a file written by this pipeline; a truncated or foreign file raises CorruptFileError."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what}")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:  # torch raises RuntimeError, EOFError, UnpicklingError, ... for a damaged file
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise CorruptFileError(f"{path}: cannot read this {what} ({reason})") from None
+
+
 def read_result_csvs(paths, columns, what, dtype=None):
     """Concatenate result CSVs, each checked for `columns` (kept in that order); `what` names them in errors."""
     import pandas as pd

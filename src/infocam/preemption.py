@@ -3,8 +3,9 @@
 import signal
 from contextlib import contextmanager
 
-# SLURM sends SIGUSR1 (sbatch --signal) or SIGTERM before it kills or preempts a job.
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+# SLURM sends SIGUSR1 (sbatch --signal) or SIGTERM before it kills or preempts a job; Ctrl-C in a
+# terminal sends SIGINT. Each stops the work the same way: state saved, exit status 75.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 PREEMPTED_EXIT_CODE = 75  # EX_TEMPFAIL: try again later
 
 

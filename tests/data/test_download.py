@@ -160,6 +160,7 @@ def test_a_file_already_there_is_kept_and_a_stale_one_replaced(tmp_path, server)
 
 def test_workflow_downloads_and_prepares_both_datasets(tmp_path, server):
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
+    config["device"] = "cpu"  # this machine has no GPU, and a local run checks for one up front
     for fmt in ("cub", "tiny"):
         url, md5, _ = serve_archive(server, tmp_path, fmt)
         config["datasets"][fmt].update(url=url, md5=md5, expected=COUNTS[fmt])
@@ -207,7 +208,7 @@ def test_transfer_cut_short_is_retried_then_fails_cleanly(tmp_path, server, wait
         download_file(url, md5, out, dataset="tiny", attempts=3, first_wait=1.5)
     assert str(caught.value) == (
         f"cannot download {url} (transfer cut short; 3 attempts); fetch it yourself and put it at {out} "
-        f"(md5 {md5}), or set datasets.tiny.path to a copy"
+        f"(md5 {md5}), or set datasets.tiny.source: local and datasets.tiny.path to a copy"
     )
     assert server.requests["/files/tiny-imagenet-200.zip"] == 3
     assert waits == [1.5, 3.0]  # doubling backoff between attempts
@@ -241,7 +242,7 @@ def test_offline_download_prints_one_line_saying_what_to_fetch_and_where(tmp_pat
     captured = capsys.readouterr()
     assert captured.err == (
         f"infocam download: error: cannot download {url} (Connection refused; 2 attempts); "
-        f"fetch it yourself and put it at {out} (md5 {md5}), or set datasets.tiny.path to a copy\n"
+        f"fetch it yourself and put it at {out} (md5 {md5}), or set datasets.tiny.source: local and datasets.tiny.path to a copy\n"
     )
     assert "attempt 1 of 2 failed (Connection refused); retrying in 2 s" in captured.out
     assert waits == [2.0] and files_under(tmp_path) == []

@@ -85,3 +85,15 @@ def test_train_transform_is_random_and_test_transform_is_not():
     train_outputs = {tuple(images.train_transform(64, 48)(image)[0, 0, :3].tolist()) for _ in range(10)}
     test_outputs = {tuple(images.eval_transform(64, 48)(image)[0, 0, :3].tolist()) for _ in range(3)}
     assert len(train_outputs) > 1 and len(test_outputs) == 1
+
+
+def test_a_truncated_image_is_one_line_naming_the_file(prepared, tmp_path):
+    import shutil
+
+    copy = tmp_path / "cub"
+    shutil.copytree(prepared, copy)
+    dataset = images.PreparedImages(copy, "train")
+    path = copy / dataset.table["path"].iat[0]
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(DataFormatError, match=rf"^{path}: cannot decode \("):
+        dataset[0]

@@ -127,7 +127,7 @@ def test_digit_verbs_end_to_end(tmp_path, mnist_folder):
     assert set(imbalanced_cub["test_size"]) == {1 + 3 + 1}
     assert table["class_accuracies"].str.split().str.len().tolist() == [10] * 12 + [3] * 12
     markdown = (tmp_path / "pc.md").read_text()
-    assert "± " in markdown and "| cub | pc_softmax | Inception-V3, iNaturalist-pretrained | 89.73 | 87.69 |" in markdown
+    assert "[" in markdown and "| cub | pc_softmax | Inception-V3, iNaturalist-pretrained | 89.73 | 87.69 |" in markdown
 
     double = {"train_count": 64, "test_count": 32, "p_present": 0.7, "data_seed": 0, "epochs": 1, "batch_size": 32,
               "lr": 0.003, "region": 3, "tau": 0.2, "width": 4}
@@ -143,6 +143,8 @@ def test_digit_verbs_end_to_end(tmp_path, mnist_folder):
                                         "paper_pc_sigmoid_acc"]
     assert table2["digit"].tolist() == list(range(10)) and table2["sigmoid_acc"].between(0, 1).all()
     assert {"sigmoid_recall", "pc_sigmoid_recall", "always_absent_acc"} <= set(table2.columns)
+    assert (table2["sigmoid_acc_ci_low"] <= table2["sigmoid_acc"]).all()
+    assert (table2["sigmoid_acc"] <= table2["sigmoid_acc_ci_high"]).all()
     assert table2["always_absent_acc"].between(0, 1).all() and table2["pc_sigmoid_recall"].between(0, 1).all()
     assert "always absent acc" in (tmp_path / "table2.md").read_text()
     loc = pd.read_csv(tmp_path / "loc.csv")

@@ -6,6 +6,7 @@ works on its own copy of it.
 """
 
 import gzip
+import json
 import shutil
 import subprocess
 import sys
@@ -67,7 +68,7 @@ def copy(built, tmp_path):
 
 
 def test_workflow_tracks_archives_prepared_data_and_checkpoints_and_dvc_status_is_clean(built):
-    for record in ["data/raw/cub/CUB_200_2011.tgz.dvc", "data/prepared/tiny.dvc",
+    for record in ["data/raw/cub/synthetic-cub.tgz.dvc", "data/prepared/tiny.dvc",
                    f"results/checkpoints/cub/{CELL}.pt.dvc", "results/double_digit/sigmoid-s0.pt.dvc"]:
         assert (built / record).is_file(), record
     assert "up to date" in run([*DVC, "status"], built).stdout
@@ -152,3 +153,13 @@ def test_tables_are_rebuilt_from_pulled_checkpoints_without_training(built, tmp_
         rebuilt, original = pd.read_csv(clone / table), pd.read_csv(built / table)
         pd.testing.assert_frame_equal(rebuilt, original)
     assert audit(clone, *WSOL_TABLES).returncode == 0
+
+
+def test_a_cell_made_from_another_dataset_than_the_tables_config_names_is_caught(copy):
+    summary_path = copy / "results" / "eval" / "cub" / CELL / "summary.json"
+    summary = json.loads(summary_path.read_text())
+    summary["provenance"]["dataset"]["source"]["archive"] = "data/raw/cub/CUB_200_2011.tgz"
+    summary_path.write_text(json.dumps(summary))
+    result = audit(copy, "results/table1.csv")
+    assert result.returncode == 1
+    assert f"results/eval/cub/{CELL}/summary.json -> dataset cub: made from" in result.stdout

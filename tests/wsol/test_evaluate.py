@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from infocam.data.prepare import prepare_dataset
+from infocam.data.prepare import prepare_dataset, write_manifest
 from infocam.data.synthetic import write_tiny_archive
 from infocam.wsol.cam import method_names
 from infocam.wsol.evaluate import EvaluateSettings, evaluate_cell
@@ -68,6 +68,7 @@ def test_an_image_left_without_a_gt_box_is_counted_and_not_scored(trained, tmp_p
     lost = test.image_id.iloc[0]
     boxes.loc[boxes.image_id == lost, ["x0", "y0", "x1", "y1"]] = [70, 70, 75, 75]  # off the 64-pixel image
     boxes.to_csv(prepared / "boxes.csv", index=False)
+    write_manifest(prepared)  # as if prepared with that box
     summary = evaluate_cell(prepared, trained / "best.pt", tmp_path / "p.csv.gz", tmp_path / "s.json", SETTINGS)
     per_image = pd.read_csv(tmp_path / "p.csv.gz")
     assert summary["n_test"] == 9 and summary["n_no_gt_box"] == 1

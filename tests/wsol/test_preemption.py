@@ -45,6 +45,18 @@ SETTINGS = {"backbone": "resnet50", "adl": True, "loss": "softmax", "seed": 4, "
             "resize": 32, "crop": 32}
 
 
+def test_sigint_stops_training_like_sigterm(prepared, tmp_path):
+    process = subprocess.Popen(train_command(prepared, tmp_path), stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "resume.pt").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == PREEMPTED_EXIT_CODE, stderr[-2000:]
+    assert "preempted: stopped by SIGINT" in stderr and "KeyboardInterrupt" not in stderr
+    assert (tmp_path / "resume.pt").exists() and not (tmp_path / "best.pt").exists()
+
+
 def test_sigusr1_stops_training_and_a_rerun_reaches_the_uninterrupted_weights(prepared, tmp_path):
     straight, stopped = tmp_path / "straight", tmp_path / "stopped"
     subprocess.run(train_command(prepared, straight), check=True, capture_output=True)

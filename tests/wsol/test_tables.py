@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -104,3 +105,56 @@ def test_no_summaries_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="no evaluation summaries"):
         write_table("table1", [], PUBLISHED, tmp_path / "t.csv", tmp_path / "t.md")
     assert not (tmp_path / "t.csv").exists()
+
+
+def test_every_cell_gets_a_bootstrap_interval_from_its_per_image_records(tmp_path):
+    rng = np.random.default_rng(0)
+    paths = []
+    for seed in (0, 1):
+        records = pd.DataFrame({"image_id": range(60), "has_gt_box": True,
+                                "correct_top1": rng.random(60) < 0.7, "correct_top5": True})
+        for method in VARIANTS:
+            records[f"{method}_iou"] = rng.random(60)
+        per_image = tmp_path / f"per_image-{seed}.csv.gz"
+        records.to_csv(per_image, index=False, compression="gzip")
+        hits = {m: records[f"{m}_iou"] >= 0.5 for m in VARIANTS}
+        summary = {"dataset": "cub", "cell": {"backbone": "vgg16", "adl": False, "loss": "softmax", "seed": seed},
+                   "n_test": 60, "top1_cls": 100 * records.correct_top1.mean(), "top5_cls": 100.0,
+                   "region_geometry": "full", "provenance": {"per_image": {"path": str(per_image)}},
+                   "methods": {m: {"gt_loc": 100 * h.mean(), "top1_loc": 100 * (h & records.correct_top1).mean()}
+                               for m, h in hits.items()}}
+        paths.append(tmp_path / f"s{seed}.json")
+        paths[-1].write_text(json.dumps(summary))
+    table = write_table("table3", paths, PUBLISHED, tmp_path / "t3.csv", tmp_path / "t3.md")
+    for metric in ("gt_loc", "top1_loc", "top1_cls"):
+        assert (table[f"{metric}_ci_low"] < table[metric]).all() and (table[metric] < table[f"{metric}_ci_high"]).all()
+        assert ((table[f"{metric}_ci_high"] - table[f"{metric}_ci_low"]) < 30).all()
+    assert (table["top5_cls_ci_low"] == 100).all()  # every image right: a point interval
+    cam = table[table.method == "CAM"].iloc[0]
+    assert f"{cam.gt_loc:.2f} [{cam.gt_loc_ci_low:.1f}, {cam.gt_loc_ci_high:.1f}] (42.49)" in (tmp_path / "t3.md").read_text()
+
+
+def test_paired_comparisons_against_cam_on_the_same_images(tmp_path):
+    from infocam.wsol.compare import write_comparison
+
+    records = pd.DataFrame({"image_id": range(40), "has_gt_box": True, "correct_top1": True, "correct_top5": True})
+    cam_hits = np.array([True] * 10 + [False] * 30)
+    for method in VARIANTS:
+        records[f"{method}_iou"] = np.where(cam_hits, 0.9, 0.1)  # every variant is CAM ...
+    records.loc[10:19, "infocam_iou"] = 0.9  # ... but infoCAM also hits 10 more images
+    per_image = tmp_path / "p.csv.gz"
+    records.to_csv(per_image, index=False, compression="gzip")
+    summary = {"dataset": "cub", "cell": {"backbone": "vgg16", "adl": False, "loss": "softmax", "seed": 0},
+               "n_test": 40, "top1_cls": 100.0, "top5_cls": 100.0, "region_geometry": "full",
+               "provenance": {"per_image": {"path": str(per_image)}},
+               "methods": {m: {"gt_loc": 0, "top1_loc": 0} for m in VARIANTS}}
+    (tmp_path / "s.json").write_text(json.dumps(summary))
+    table = write_comparison([tmp_path / "s.json"], tmp_path / "c.csv").set_index(["metric", "method", "baseline"])
+    gain = table.loc[("gt_loc", "infocam", "cam")]
+    assert gain["diff"] == 25.0 and gain["only_method"] == 10 and gain["only_baseline"] == 0
+    assert 0 < gain["ci_low"] < 25 < gain["ci_high"]
+    assert gain["p_value"] == pytest.approx(2 / 2 ** 10, abs=1e-6)  # exact McNemar: 10 discordant pairs, one way
+    same = table.loc[("gt_loc", "infocam_plus", "cam")]
+    assert (same["diff"], same["ci_low"], same["ci_high"], same["p_value"]) == (0, 0, 0, 1)
+    assert table.loc[("gt_loc", "cam_full_placement", "cam"), "geometry"] == "full"
+    assert ("top1_loc", "infocam", "ablation_region_only") in table.index

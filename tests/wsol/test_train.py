@@ -90,3 +90,40 @@ def test_cuda_without_a_gpu_is_one_clear_line():
         return
     with pytest.raises(ValueError, match="no CUDA device"):
         resolve_device("cuda")
+
+
+def test_a_corrupt_resume_file_is_set_aside_and_training_restarts(prepared, tmp_path, capsys):
+    settings = dataclasses.replace(SETTINGS, epochs=1)
+    (tmp_path / "resume.pt").write_bytes(b"PK\x03\x04 truncated")
+    checkpoint = run(prepared, tmp_path, settings, resume=True)
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'resume.pt'}: cannot read this resume file" in out and "restarts from epoch 0" in out
+    assert (tmp_path / "resume.pt.corrupt").read_bytes() == b"PK\x03\x04 truncated"
+    assert checkpoint["epoch"] == 1 and (tmp_path / "best.pt").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"PK\x03\x04 not a whole zip"])
+def test_an_empty_or_truncated_checkpoint_is_one_line_naming_it(prepared, tmp_path, content, capsys):
+    from infocam.cli import main
+
+    checkpoint = tmp_path / "best.pt"
+    checkpoint.write_bytes(content)
+    settings = '{"dataset": "cub", "region": 3, "resize": 40, "crop": 32, "region_geometry": "full"}'
+    status = main(["evaluate", "--data", str(prepared), "--checkpoint", str(checkpoint), "--settings", settings,
+                   "--per-image", str(tmp_path / "p.csv.gz"), "--summary", str(tmp_path / "s.json")])
+    err = capsys.readouterr().err.strip()
+    assert status == 1 and "\n" not in err
+    assert err.startswith(f"infocam evaluate: error: {checkpoint}: cannot read this checkpoint (")
+
+
+def test_a_changed_image_in_the_prepared_folder_is_caught_before_training(prepared, tmp_path):
+    import shutil
+
+    from infocam.data.errors import DataFormatError
+
+    copy = tmp_path / "prepared"
+    shutil.copytree(prepared, copy)
+    image = copy / pd.read_csv(copy / "train.csv")["path"].iloc[0]
+    image.write_bytes(image.read_bytes()[:-8])
+    with pytest.raises(DataFormatError, match=f"{image}: changed since preparation"):
+        run(copy, tmp_path, dataclasses.replace(SETTINGS, epochs=1))

@@ -11,11 +11,24 @@ except ConfigError as err:
     sys.exit(f"infocam: {err}")
 
 
+
+# A GPU is checked for before any job runs (not in a dry run), but only where the jobs run on this
+# machine: under a cluster executor Snakemake often runs on a login node without one, and the job
+# itself checks on its node.
+onstart:
+    if config["device"] == "cuda" and workflow.local_exec:
+        from infocam.wsol.train import cuda_problem
+
+        if cuda_problem():
+            sys.exit(f"infocam: config key 'device': {cuda_problem()}")
+
+
 # Every job records the config it ran under (infocam.provenance.records) without it being a rule
 # parameter, so editing one experiment's section does not rerun the others.
 os.environ.update(
     INFOCAM_CONFIG_JSON=json.dumps(config, sort_keys=True),
     INFOCAM_CONFIG_FILES=json.dumps([os.path.abspath(path) for path in workflow.configfiles]),
+    INFOCAM_CONFIG_OVERRIDES=json.dumps(workflow.config_settings.config or {}, sort_keys=True),
     INFOCAM_PROJECT=workflow.basedir,  # envs/infocam.post-deploy.sh installs the project from here
 )
 
@@ -150,6 +163,9 @@ ALL_TABLES = [
     if datasets
     for ext in ("csv", "md")
 ]
+WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"]
+SYNTHETIC_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
+CLAIMS_TARGETS = ["results/claims.csv", "results/claims.md"]
 
 
 # --- MI estimation ---

@@ -27,3 +27,34 @@ rule dvc_track:
         runtime=30,
     shell:
         "infocam dvc-track {params.remote} {input} > {log} 2>&1"
+
+
+# The claims ledger (infocam.claims): every quantitative claim of the two papers against this run.
+rule claims:
+    input:
+        mi="results/mi_estimation.csv",
+        pc_softmax="results/pc_softmax.csv",
+        comparison="results/infocam_vs_cam.csv",
+        published=PUBLISHED,
+        double_digit=DOUBLE_DIGIT_RESULTS,
+    output:
+        csv=report("results/claims.csv", caption="../report/claims.rst", category="claims"),
+        md="results/claims.md",
+        provenance="results/claims.provenance.json",
+    params:
+        synthetic=" ".join(SYNTHETIC_DATASETS),
+        stand_in="--mnist-stand-in" if DIGITS["mnist"]["source"] == "offline" else "",
+    log:
+        "logs/tables/claims.log",
+    benchmark:
+        "results/benchmarks/tables/claims.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam claims --mi {input.mi} --pc-softmax {input.pc_softmax} --comparison {input.comparison}"
+        " --published {input.published} --double-digit {input.double_digit} --synthetic {params.synthetic}"
+        " {params.stand_in} --csv {output.csv} --md {output.md} --provenance {output.provenance} > {log} 2>&1"

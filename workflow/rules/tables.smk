@@ -22,3 +22,24 @@ rule table:
     shell:
         "infocam table --table {wildcards.table} --published {input.published} --csv {output.csv}"
         " --md {output.md} --provenance {output.provenance} {input.summaries} > {log} 2>&1"
+
+
+rule infocam_vs_cam:
+    input:
+        summaries=summaries(TABLE_DATASETS["table1"]),
+        dvc=dataset_dvc_records(TABLE_DATASETS["table1"]),
+    output:
+        csv=report("results/infocam_vs_cam.csv", caption="../report/infocam_vs_cam.rst", category="infoCAM paper"),
+        provenance="results/infocam_vs_cam.provenance.json",
+    log:
+        "logs/tables/infocam_vs_cam.log",
+    benchmark:
+        "results/benchmarks/tables/infocam_vs_cam.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "infocam compare-cams --csv {output.csv} --provenance {output.provenance} {input.summaries} > {log} 2>&1"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from infocam.cli.common import UserError
+from infocam.cli.common import UserError, add_provenance_args, now, record_table
 
 
 def _audit(args):
@@ -40,6 +40,35 @@ def _add_dvc_track(sub):
     p.set_defaults(func=_dvc_track)
 
 
+def _claims(args):
+    from infocam.claims import write_claims
+
+    started = now()
+    roles = {"mi": str(args.mi), "pc_softmax": str(args.pc_softmax), "comparison": str(args.comparison),
+             "published": str(args.published), "double_digit": [str(path) for path in args.double_digit]}
+    write_claims(roles, args.csv, args.md, args.synthetic, args.mnist_stand_in)
+    inputs = [args.mi, args.pc_softmax, args.comparison, args.published, *args.double_digit]
+    record_table(args, started, "claims", [args.csv, args.md], inputs, roles=roles, synthetic=args.synthetic,
+                 mnist_stand_in=args.mnist_stand_in)
+    print(args.md.read_text())
+
+
+def _add_claims(sub):
+    p = sub.add_parser("claims", help="the claims ledger: each claim, published, ours with its interval, verdict")
+    p.add_argument("--mi", type=Path, required=True, help="results/mi_estimation.csv")
+    p.add_argument("--pc-softmax", type=Path, required=True, help="results/pc_softmax.csv")
+    p.add_argument("--comparison", type=Path, required=True, help="results/infocam_vs_cam.csv")
+    p.add_argument("--published", type=Path, required=True, help="workflow/resources/published.yaml")
+    p.add_argument("--double-digit", type=Path, nargs="+", required=True, help="double-digit per-seed results")
+    p.add_argument("--synthetic", nargs="*", default=[], help="datasets this run's config makes synthetic")
+    p.add_argument("--mnist-stand-in", action="store_true", help="the MNIST files are sklearn's digits")
+    p.add_argument("--csv", type=Path, required=True)
+    p.add_argument("--md", type=Path, required=True)
+    add_provenance_args(p)
+    p.set_defaults(func=_claims)
+
+
 def register(sub):
     _add_audit(sub)
     _add_dvc_track(sub)
+    _add_claims(sub)

@@ -62,6 +62,22 @@ def _add_table(sub):
     p.set_defaults(func=_table)
 
 
+def _compare_cams(args):
+    from infocam.wsol.compare import write_comparison
+
+    started = now()
+    write_comparison(args.summaries, args.csv)
+    record_table(args, started, "comparison", [args.csv], args.summaries)
+
+
+def _add_compare_cams(sub):
+    p = sub.add_parser("compare-cams", help="paired comparisons of every CAM variant against CAM, same test images")
+    p.add_argument("--csv", type=Path, required=True, help="results/infocam_vs_cam.csv")
+    add_provenance_args(p)
+    p.add_argument("summaries", type=Path, nargs="+")
+    p.set_defaults(func=_compare_cams)
+
+
 def _localize_eval(args):
     from infocam.wsol.localize import localize_eval_files
 
@@ -78,5 +94,5 @@ def _add_localize_eval(sub):
 
 
 def register(sub):
-    for add_verb in (_add_train, _add_evaluate, _add_table, _add_localize_eval):
+    for add_verb in (_add_train, _add_evaluate, _add_table, _add_compare_cams, _add_localize_eval):
         add_verb(sub)

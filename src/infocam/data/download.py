@@ -77,7 +77,7 @@ def download_file(
             raise ChecksumError(f"{url}: downloaded file has md5 {actual}, expected {md5}; nothing was kept at {out}")
         os.replace(part, out)
     except _TransferFailed as failed:
-        hint = f", or set datasets.{dataset}.path to a copy" if dataset else ""
+        hint = f", or set datasets.{dataset}.source: local and datasets.{dataset}.path to a copy" if dataset else ""
         raise DownloadError(
             f"cannot download {url} ({failed.reason}; {_attempts(failed.attempts)}); "
             f"fetch it yourself and put it at {out} (md5 {md5}){hint}",

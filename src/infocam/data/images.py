@@ -100,8 +100,14 @@ class PreparedImages(Dataset):
     def _image(self, index: int) -> Image.Image:
         if self._cache is not None and index in self._cache:
             return self._cache[index]
-        with Image.open(self.prepared_dir / self.table["path"].iat[index]) as image:
-            rgb = image.convert("RGB")
+        path = self.prepared_dir / self.table["path"].iat[index]
+        try:
+            with Image.open(path) as image:
+                rgb = image.convert("RGB")
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{path}: image listed in the split table is missing") from None
+        except (OSError, ValueError, Image.DecompressionBombError) as err:
+            raise DataFormatError(f"{path}: cannot decode ({err})") from None
         if self._cache is not None:
             self._cache[index] = rgb
         return rgb

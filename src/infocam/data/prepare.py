@@ -7,6 +7,10 @@ checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
     boxes.csv                         image_id,x0,y0,x1,y1 (original pixels, corners, one row per box)
     classes.csv                       label,name
     source.json                       the archive (path, md5) or extracted copy it came from
+    manifest.csv                      path,md5 of every other file (images included)
+
+Snakemake sees the prepared folder as one output and does not notice a file changed inside
+it; check_manifest, called before training and evaluation read the folder, does.
 
 Everything is built in a hidden sibling folder and moved into place at the end, so an
 error never leaves a half-prepared `out_dir` behind. Where the archive came from
@@ -30,6 +34,7 @@ from infocam.data.errors import DataFormatError
 from infocam.data.records import NativeDataset
 from infocam.data.splits import split_images
 from infocam.data.validate import check_boxes, check_expected_counts, measure_images
+from infocam.io import file_md5
 
 READERS = {
     "cub": (cub.read_cub, cub.MARKER_FILE),
@@ -50,6 +55,7 @@ def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: 
         _check_and_write(dataset, expected, archive.name, partial, _move_images)
         shutil.rmtree(extracted)
         _write_source(partial, {"archive": str(archive), "md5": md5})
+        write_manifest(partial)
 
 
 def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | None = None) -> None:
@@ -66,6 +72,7 @@ def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | No
         dataset = read(_dataset_root(folder, marker, str(folder)))
         _check_and_write(dataset, expected, str(folder), partial, _link_images)
         _write_source(partial, {"extracted": str(folder), "md5": None})
+        write_manifest(partial)
 
 
 def _reader(fmt: str) -> tuple[Callable[[Path], NativeDataset], str]:
@@ -146,6 +153,40 @@ def _write_tables(folder: Path, dataset: NativeDataset, sizes: dict[str, tuple[i
 
 def _write_source(folder: Path, source: dict) -> None:
     (folder / "source.json").write_text(json.dumps(source, indent=1) + "\n")
+
+
+MANIFEST = "manifest.csv"
+
+
+def _manifest_entries(folder: Path) -> list[list[str]]:
+    """[relative path, md5] of every file under `folder` but the manifest, links followed.
+
+    Snakemake's marker for a directory output (.snakemake_timestamp) is not part of the data.
+    """
+    files = sorted(path for path in folder.rglob("*")
+                   if path.is_file() and path.name != MANIFEST and not path.name.startswith(".snakemake"))
+    return [[path.relative_to(folder).as_posix(), file_md5(path)] for path in files]
+
+
+def write_manifest(folder: Path) -> None:
+    _write_csv(folder / MANIFEST, ["path", "md5"], _manifest_entries(folder))
+
+
+def check_manifest(prepared_dir: Path) -> None:
+    """Raise DataFormatError naming the first file of a prepared folder that changed since preparation."""
+    prepared_dir = Path(prepared_dir)
+    manifest = prepared_dir / MANIFEST
+    if not manifest.is_file():
+        raise DataFormatError(f"{manifest}: missing; prepare the dataset again (remove {prepared_dir} and rerun)")
+    with open(manifest, newline="", encoding="utf-8") as stream:
+        recorded = {row["path"]: row["md5"] for row in csv.DictReader(stream)}
+    current = dict(_manifest_entries(prepared_dir))
+    for path in sorted(set(recorded) | set(current)):
+        if recorded.get(path) != current.get(path):
+            what = "missing" if path not in current else "not in the manifest" if path not in recorded else \
+                "changed since preparation"
+            raise DataFormatError(f"{prepared_dir / path}: {what}; prepare the dataset again "
+                                  f"(remove {prepared_dir} and rerun)")
 
 
 def _write_csv(path: Path, header: list[str], rows: list) -> None:

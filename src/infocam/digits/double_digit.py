@@ -182,6 +182,17 @@ def _per_digit_means(results, metric):
     return values.groupby(["key", "loss"])["value"].mean().unstack("loss") / 100
 
 
+def proportion_interval(results, loss, digit):
+    """95 % normal-approximation interval of a digit's accuracy, from the images counted over all seeds."""
+    rows = results[(results["metric"] == "digit_accuracy") & (results["loss"] == loss) & (results["key"] == digit)]
+    if rows.empty:
+        return np.nan, np.nan
+    n = rows["count"].sum()
+    p = float((rows["value"] * rows["count"]).sum() / n / 100)
+    half = 1.96 * np.sqrt(p * (1 - p) / n)
+    return max(p - half, 0.0), min(p + half, 1.0)
+
+
 def table2(results):
     """Per digit, as fractions (mean over seeds), both readings of the paper's per-digit accuracy:
     the present/absent call over all test images (acc) and over the images holding the digit
@@ -200,6 +211,8 @@ def table2(results):
         for loss in LOSSES:
             row[f"{loss}_recall"] = recall.loc[key, loss] if loss in recall else np.nan
         row["always_absent_acc"] = baseline.get(key, np.nan)
+        for loss in LOSSES:
+            row[f"{loss}_acc_ci_low"], row[f"{loss}_acc_ci_high"] = proportion_interval(results, loss, key)
         row["seeds"] = int(seeds.min())
         rows.append(row)
     return pd.DataFrame(rows)
@@ -220,10 +233,14 @@ def render_markdown(accuracy, localisation, region, tau):
              "The paper does not say how its per-digit accuracy is counted, so both readings are given, mean "
              f"over {accuracy['seeds'].iloc[0]} seed(s): acc, the share of all test images whose present/absent "
              "call for the digit (logit > 0) is right, beside its 'always absent' baseline; recall, the share "
-             "of the test images holding the digit that are called present.", "",
+             "of the test images holding the digit that are called present. Intervals: normal approximation "
+             "over the test images of all seeds.", "",
              "| | " + " | ".join(str(d) for d in range(NUM_DIGITS)) + " |",
              "|---|" + "---|" * NUM_DIGITS]
-    for column, name in (("sigmoid_acc", "sigmoid acc"), ("pc_sigmoid_acc", "PC-sigmoid acc"),
+    for column, name in (("sigmoid_acc", "sigmoid acc"), ("sigmoid_acc_ci_low", "  95 % interval, low"),
+                         ("sigmoid_acc_ci_high", "  95 % interval, high"), ("pc_sigmoid_acc", "PC-sigmoid acc"),
+                         ("pc_sigmoid_acc_ci_low", "  95 % interval, low"),
+                         ("pc_sigmoid_acc_ci_high", "  95 % interval, high"),
                          ("always_absent_acc", "always absent acc"), ("sigmoid_recall", "sigmoid recall"),
                          ("pc_sigmoid_recall", "PC-sigmoid recall"), ("paper_sigmoid_acc", "sigmoid (paper)"),
                          ("paper_pc_sigmoid_acc", "PC-sigmoid (paper)")):

@@ -21,7 +21,7 @@ import pandas as pd
 import yaml
 
 from infocam.provenance import dvc as dvc_tracking
-from infocam.config import with_defaults
+from infocam.config import resolved
 from infocam.io import file_md5
 from infocam.provenance.records import LOCK_FILE, code_files, config_sha256
 
@@ -132,10 +132,14 @@ def check_config(config, report):
     if missing:
         report.fail("config", f"recorded config file {missing[0]} is gone")
         return
-    current = with_defaults(merged_config(files))
+    overrides = config.get("overrides") or {}
+    merged = merged_config(files)
+    _update(merged, overrides)
+    current = resolved(merged)
     names = ", ".join(files)
+    given = f" with --config overrides of {', '.join(sorted(overrides))}" if overrides else ""
     if config_sha256(current) == config["sha256"] == config_sha256(config["config"]):
-        report.ok("config", f"sha256 {config['sha256'][:12]} ({names}), unchanged")
+        report.ok("config", f"sha256 {config['sha256'][:12]} ({names}{given}), unchanged")
     else:
         key = _first_difference(config["config"], current) or "?"
         report.fail("config", f"{names} no longer give the recorded config (first difference: {key})")
@@ -210,6 +214,7 @@ def check_localisation_rows(table_csv, record, report):
         for path in sources:
             if path not in checked:
                 checked[path] = check_summary_chain(path, summaries[path], report)
+                checked[path] &= check_dataset_identity(path, summaries[path], record, report)
             report.check(checked[path], where, f"chain below {path} holds", f"chain below {path} is broken")
 
 
@@ -277,6 +282,28 @@ def check_summary_chain(path, summary, report):
     return len(report.broken) == before
 
 
+def expected_source(name, spec):
+    """What source.json of a prepared dataset holds when it was made from config entry `spec`."""
+    if spec["source"] == "local" and Path(spec["path"]).is_dir():
+        return {"extracted": str(Path(spec["path"]).resolve())}
+    archive = spec["path"] if spec["source"] == "local" else f"data/raw/{name}/{spec['archive']}"
+    return {"archive": archive} if spec["source"] == "synthetic" else {"archive": archive, "md5": spec["md5"]}
+
+
+def check_dataset_identity(summary_path, summary, record, report):
+    """The evaluated data are the dataset the table's config names (its source, archive and md5)."""
+    name = summary["dataset"]
+    spec = ((record["config"].get("config") or {}).get("datasets") or {}).get(name)
+    where = f"{summary_path} -> dataset {name}"
+    if spec is None:
+        return report.check(False, where, "", "the table's config names no such dataset")
+    source = summary["provenance"]["dataset"].get("source") or {}
+    expected = expected_source(name, spec)
+    wrong = {key: source.get(key) for key, value in expected.items() if source.get(key) != value}
+    return report.check(not wrong, where, f"made from the config's {spec['source']} source",
+                        f"made from {wrong}, but the config names {expected}")
+
+
 def check_dataset(dataset, summary_path, report):
     prepared = Path(dataset["prepared"])
     for name, md5 in dataset["files_md5"].items():
@@ -339,6 +366,12 @@ def rebuild_other_table(record):
         elif record["kind"] == "pc_softmax":
             from infocam.digits.imbalanced import write_pc_softmax_table
             write_pc_softmax_table(results, tmp[0], md)
+        elif record["kind"] == "comparison":
+            from infocam.wsol.compare import write_comparison
+            write_comparison(results, tmp[0])
+        elif record["kind"] == "claims":
+            from infocam.claims import write_claims
+            write_claims(record["roles"], tmp[0], md, record["synthetic"], record["mnist_stand_in"])
         elif record["kind"] == "table2":
             from infocam.digits.double_digit import write_table2
             write_table2(results, tmp[0], tmp[1], md, record["region"], record["tau"])

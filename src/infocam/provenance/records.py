@@ -28,6 +28,7 @@ SPLIT_FILES = ["train.csv", "val.csv", "test.csv", "boxes.csv", "classes.csv"]
 SOURCE_RECORD = "source.json"  # written by `infocam prepare` into the prepared folder
 CONFIG_ENV = "INFOCAM_CONFIG_JSON"
 CONFIG_FILES_ENV = "INFOCAM_CONFIG_FILES"
+CONFIG_OVERRIDES_ENV = "INFOCAM_CONFIG_OVERRIDES"  # what --config gave on the command line
 
 
 def _git(*args):
@@ -66,7 +67,8 @@ def config_record():
         return {"files": None, "sha256": None, "config": None}
     config = json.loads(text)
     files = json.loads(os.environ.get(CONFIG_FILES_ENV, "[]"))
-    return {"files": files, "sha256": config_sha256(config), "config": config}
+    overrides = json.loads(os.environ.get(CONFIG_OVERRIDES_ENV, "{}"))
+    return {"files": files, "overrides": overrides, "sha256": config_sha256(config), "config": config}
 
 
 def environment(device=None):

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from infocam.data.images import PreparedImages, eval_transform, load_boxes
+from infocam.data.prepare import check_manifest
 from infocam.io import atomic_path, file_md5, write_text_atomic
 from infocam.provenance.records import base_record, dataset_record
 from infocam.wsol.cam import compute_cams, method_names
@@ -64,6 +65,7 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
     device = resolve_device(settings.device)
     region, resize, crop = settings.region, settings.resize, settings.crop
     batch_size, max_box_acc = settings.batch_size, settings.max_box_acc
+    check_manifest(prepared_dir)
     model, checkpoint = load_checkpoint_model(checkpoint_path, device)
     test_set = PreparedImages(prepared_dir, "test", eval_transform(resize, crop))
     boxes = load_boxes(prepared_dir)

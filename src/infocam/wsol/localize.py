@@ -19,7 +19,7 @@ over files in the format of tests/fixtures/wsol-oracle.
 
 import csv
 import json
-import os
+import sys
 from pathlib import Path
 
 import cv2
@@ -386,8 +386,8 @@ def localize_eval_files(cams_npz, images_csv, boxes_csv, out_json):
     gt_boxes = read_gt_boxes(boxes_csv, sizes)
     evaluator = BoxEvaluator()
     tau_name = f"{evaluator.fixed_tau:g}"
-    per_image = []
-    with np.load(cams_npz) as cams:
+    per_image, degenerate = [], 0
+    with open_score_maps(cams_npz) as cams:
         unknown = sorted(set(cams.files) - set(sizes))
         if unknown:
             raise ValueError(f"{cams_npz}: score map for image {unknown[0]!r}, which is not in {images_csv}")
@@ -396,9 +396,14 @@ def localize_eval_files(cams_npz, images_csv, boxes_csv, out_json):
                 raise ValueError(f"{cams_npz}: no score map for image {image_id!r} listed in {images_csv}")
             if image_id not in gt_boxes:
                 raise ValueError(f"{boxes_csv}: no box for image {image_id!r} listed in {images_csv}")
-            score_map = cams[image_id]
-            if score_map.ndim != 2:
-                raise ValueError(f"{cams_npz}: score map {image_id!r} must be 2-D, got shape {score_map.shape}")
+            try:
+                score_map = cams[image_id]
+            except ValueError as err:  # e.g. an object array, which would need unpickling
+                raise ValueError(f"{cams_npz}: score map {image_id!r} cannot be read ({err})") from None
+            if score_map.ndim != 2 or min(score_map.shape) == 0 or not np.issubdtype(score_map.dtype, np.number):
+                raise ValueError(f"{cams_npz}: score map {image_id!r} must be a non-empty 2-D numeric array, "
+                                 f"got {score_map.dtype} of shape {score_map.shape}")
+            degenerate += is_degenerate(score_map)
             gt_224 = boxes_to_canvas(gt_boxes[image_id], width, height)
             result = evaluator.add(score_map, gt_224)
             per_image.append(
@@ -410,7 +415,30 @@ def localize_eval_files(cams_npz, images_csv, boxes_csv, out_json):
                     f"correct_at_{tau_name}": result["correct"],
                 }
             )
-    write_json_atomic({**evaluator.results(), "per_image": per_image}, out_json)
+    if degenerate:
+        print(f"localize-eval: {degenerate} of {len(per_image)} score maps are NaN, infinite or constant; "
+              "each is scored as the reference does, with no contour (box 0, 0, 0, 0)", file=sys.stderr)
+    write_json_atomic({**evaluator.results(), "n_degenerate_maps": degenerate, "per_image": per_image}, out_json)
+
+
+def is_degenerate(score_map):
+    """A map the reference evaluator turns into zeros: any NaN or infinity, or a single value."""
+    values = np.asarray(score_map, dtype=np.float64)
+    return bool(not np.isfinite(values).all() or values.min() == values.max())
+
+
+def open_score_maps(path):
+    """np.load of an .npz of score maps; anything else (text, a pickle, a lone .npy) is a one-line error."""
+    try:
+        maps = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise
+    except (ValueError, OSError, EOFError) as err:
+        raise ValueError(f"{path}: not an .npz of 2-D score maps keyed by image_id ({str(err).splitlines()[0]})") \
+            from None
+    if not isinstance(maps, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: a single array (.npy); expected an .npz of 2-D score maps keyed by image_id")
+    return maps
 
 
 def write_json_atomic(data, path):

@@ -1,9 +1,11 @@
 """The infoCAM paper's tables from evaluation summaries: tidy CSV plus a Markdown rendering.
 
-Each row is one measured cell (mean over seeds), with the published number beside it in
-`paper_*` columns where the paper has one.
+Each row is one measured cell (mean over seeds), with its 95 % bootstrap interval over test
+images (`<metric>_ci_low`, `<metric>_ci_high`; infocam.stats) and the published number beside
+it in `paper_*` columns where the paper has one.
 """
 
+import gzip
 import json
 from pathlib import Path
 
@@ -11,7 +13,11 @@ import pandas as pd
 import yaml
 
 from infocam.io import write_text_atomic
+from infocam.stats import bootstrap_interval
 from infocam.wsol.cam import GEOMETRIES, GEOMETRY_CONTROL
+
+METRICS = ["gt_loc", "top1_loc", "top1_cls", "top5_cls"]
+IOU_HIT = 0.5
 
 METHOD_NAMES = {"cam": "CAM", "infocam": "infoCAM", "infocam_plus": "infoCAM+"}
 TINY_BOX_BUG = ("Published Tiny-ImageNet localisation numbers come from the authors' code, which read the "
@@ -27,12 +33,31 @@ TABLE_TITLES = {
 CELL_KEYS = ["dataset", "backbone", "adl"]
 
 
+def read_per_image(summary):
+    """The per-image records a summary was computed from (None when it names none)."""
+    per_image = (summary.get("provenance") or {}).get("per_image")
+    if not per_image:
+        return None
+    with gzip.open(per_image["path"]) as stream:
+        return pd.read_csv(stream)
+
+
+def per_image_hits(records, method):
+    """{metric: 0/1 array over the images it is counted on}, as in infocam.wsol.evaluate."""
+    scored = records[records["has_gt_box"].astype(bool)] if "has_gt_box" in records else records
+    hit = (scored[f"{method}_iou"] >= IOU_HIT).to_numpy()
+    return {"gt_loc": hit, "top1_loc": hit & scored["correct_top1"].to_numpy(dtype=bool),
+            "top1_cls": records["correct_top1"].to_numpy(dtype=bool),
+            "top5_cls": records["correct_top5"].to_numpy(dtype=bool)}
+
+
 def load_summaries(paths):
-    """One row per (summary, CAM variant) with the cell's keys and metrics."""
+    """One row per (summary, CAM variant) with the cell's keys, metrics and per-image hits."""
     rows = []
     for path in paths:
         summary = json.loads(Path(path).read_text())
         cell = summary["cell"]
+        records = read_per_image(summary)
         for method, metrics in summary["methods"].items():
             rows.append(
                 {
@@ -47,6 +72,7 @@ def load_summaries(paths):
                     "top1_cls": summary["top1_cls"],
                     "top5_cls": summary["top5_cls"],
                     "n_test": summary["n_test"],
+                    "hits": None if records is None else per_image_hits(records, method),
                 }
             )
     if not rows:
@@ -54,13 +80,27 @@ def load_summaries(paths):
     return pd.DataFrame(rows)
 
 
+def intervals(hits):
+    """{<metric>_ci_low, <metric>_ci_high} in %, from one cell's per-seed hit arrays (NaN without them)."""
+    columns = {}
+    for metric in METRICS:
+        groups = [] if any(h is None for h in hits) else [h[metric] for h in hits]
+        low, high = bootstrap_interval(groups)
+        columns[f"{metric}_ci_low"], columns[f"{metric}_ci_high"] = round(100 * low, 2), round(100 * high, 2)
+    return pd.Series(columns)
+
+
 def mean_over_seeds(frame, keys):
-    metrics = ["gt_loc", "top1_loc", "top1_cls", "top5_cls"]
     grouped = frame.groupby(keys, sort=False)
-    table = grouped[metrics].mean().round(2)
+    table = grouped[METRICS].mean().round(2)
+    table = table.join(grouped["hits"].apply(lambda hits: intervals(list(hits))).unstack())
     table["n_test"] = grouped["n_test"].first()
     table["n_seeds"] = grouped["seed"].nunique()
     return table.reset_index()
+
+
+def ci_columns(metrics):
+    return [f"{metric}_ci_{end}" for metric in metrics for end in ("low", "high")]
 
 
 def with_published(table, published, keys, columns):
@@ -84,7 +124,7 @@ def table1(frame, published):
     table = with_published(localisation_rows(frame), published["table1"], CELL_KEYS + ["method"],
                            ["gt_loc", "top1_loc"])
     columns = ["dataset", "backbone", "method", "adl", "gt_loc", "top1_loc", "paper_gt_loc", "paper_top1_loc",
-               "n_test", "n_seeds"]
+               "n_test", "n_seeds", *ci_columns(["gt_loc", "top1_loc"])]
     return table[columns]
 
 
@@ -94,7 +134,8 @@ def classification_table(frame, published, dataset):
     cam_rows = [dict(row, method="CAM") for row in published["classification"]]
     table = with_published(table, cam_rows, CELL_KEYS + ["method"], ["top1_cls", "top5_cls"])
     columns = ["dataset", "backbone", "method", "adl", "gt_loc", "top1_loc", "top1_cls", "top5_cls",
-               "paper_gt_loc", "paper_top1_loc", "paper_top1_cls", "paper_top5_cls", "n_test", "n_seeds"]
+               "paper_gt_loc", "paper_top1_loc", "paper_top1_cls", "paper_top5_cls", "n_test", "n_seeds",
+               *ci_columns(METRICS)]
     return table[columns]
 
 
@@ -130,7 +171,7 @@ def table5(frame, published):
     control = (table["geometry"] == "full") & ~table["region"]
     table.loc[control, "paper_note"] = "geometry-only control (not in the paper)"
     columns = ["dataset", "backbone", "adl", "region", "subtraction", "geometry", "gt_loc", "top1_loc",
-               "paper_gt_loc", "paper_top1_loc", "paper_note", "n_test", "n_seeds"]
+               "paper_gt_loc", "paper_top1_loc", "paper_note", "n_test", "n_seeds", *ci_columns(["gt_loc", "top1_loc"])]
     return table[columns]
 
 
@@ -148,9 +189,14 @@ def build_table(name, summary_paths, published_path):
     raise ValueError(f"unknown table '{name}' (expected table1, table3, table4 or table5)")
 
 
-def _pair(measured, paper):
-    shown = f"{measured:.2f}"
-    return shown if pd.isna(paper) else f"{shown} ({paper:.2f})"
+def _cell(row, metric):
+    """'52.90 [50.1, 55.7] (42.49)': measured, its 95 % interval, the published value."""
+    shown = f"{row[metric]:.2f}"
+    low, high = row.get(f"{metric}_ci_low"), row.get(f"{metric}_ci_high")
+    if low is not None and not pd.isna(low):
+        shown += f" [{low:.1f}, {high:.1f}]"
+    paper = row.get(f"paper_{metric}")
+    return shown if paper is None or pd.isna(paper) else f"{shown} ({paper:.2f})"
 
 
 def _row_label(row):
@@ -160,7 +206,10 @@ def _row_label(row):
 
 def render_markdown(name, table):
     """The table in the paper's layout: measured value, published value in brackets."""
-    lines = [f"# {TABLE_TITLES[name]}", "", "Measured (published). Test split; mean over seeds.", ""]
+    lines = [f"# {TABLE_TITLES[name]}", "",
+             "Measured [95 % interval] (published). Test split; mean over seeds. Intervals: percentile bootstrap "
+             "over test images (2,000 resamples, seeded; with several seeds, images resampled within each seed).",
+             ""]
     if name == "table1":
         lines += _render_table1(table)
     elif name == "table5":
@@ -194,7 +243,7 @@ def _render_table1(table):
                 cells += ["", ""]
                 continue
             row = match.iloc[0]
-            cells += [_pair(row["gt_loc"], row["paper_gt_loc"]), _pair(row["top1_loc"], row["paper_top1_loc"])]
+            cells += [_cell(row, "gt_loc"), _cell(row, "top1_loc")]
         lines.append(f"| {backbone} | {method} | " + " | ".join(cells) + " |")
     return lines
 
@@ -204,9 +253,7 @@ def _render_classification(table):
     for _, row in _paper_order(table).iterrows():
         backbone, method = _row_label(row).split(" | ")
         lines.append(
-            f"| {backbone} | {method} | {_pair(row['gt_loc'], row['paper_gt_loc'])} | "
-            f"{_pair(row['top1_loc'], row['paper_top1_loc'])} | {_pair(row['top1_cls'], row['paper_top1_cls'])} | "
-            f"{_pair(row['top5_cls'], row['paper_top5_cls'])} |"
+            f"| {backbone} | {method} | " + " | ".join(_cell(row, metric) for metric in METRICS) + " |"
         )
     return lines
 
@@ -223,7 +270,7 @@ def _render_table5(table):
             f"| {DATASET_NAMES.get(row['dataset'], row['dataset'])} | "
             f"{BACKBONE_NAMES.get(row['backbone'], row['backbone'])} | {yes_no[row['adl']]} | "
             f"{yes_no[row['region']]} | {yes_no[row['subtraction']]} | {row['geometry']} | "
-            f"{_pair(row['gt_loc'], row['paper_gt_loc'])} | {_pair(row['top1_loc'], row['paper_top1_loc'])} | {note} |"
+            f"{_cell(row, 'gt_loc')} | {_cell(row, 'top1_loc')} | {note} |"
         )
     lines += ["", "Geometry: full is the authors' region sum, an (h + R - 1) map resized to the image (the "
               "published numbers were computed so); same keeps the map h x h with the box centred; none: no "

@@ -4,6 +4,7 @@ import csv
 import os
 import random
 import signal
+import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -13,9 +14,10 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from infocam.io import atomic_path
+from infocam.io import CorruptFileError, atomic_path, load_torch_file
 from infocam.preemption import Preempted, signals_as_flag
-from infocam.data.images import PreparedImages, load_classes, eval_transform, train_transform
+from infocam.data.images import PreparedImages, eval_transform, load_classes, train_transform
+from infocam.data.prepare import check_manifest
 from infocam.losses import class_priors, classification_loss
 from infocam.wsol.models import build_model
 
@@ -51,11 +53,18 @@ class TrainSettings:
     optimizer: str = "sgd"
 
 
+def cuda_problem():
+    """Why device 'cuda' cannot be used here (naming the host), or None."""
+    if torch.cuda.is_available():
+        return None
+    return f"'cuda' requested but no CUDA device is visible on {socket.gethostname()} (set device: cpu or auto)"
+
+
 def resolve_device(name):
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' requested but no CUDA device is visible (set device: cpu in the config)")
+    if name == "cuda" and cuda_problem():
+        raise ValueError(f"device {cuda_problem()}")
     return torch.device(name)
 
 
@@ -174,10 +183,20 @@ def restore_rng_state(state):
 
 
 def load_resume_state(path, settings):
-    """The saved state of an interrupted run with the same settings, or None."""
+    """The saved state of an interrupted run with the same settings, or None.
+
+    A resume file that cannot be read is set aside (renamed *.corrupt) so that training
+    restarts from epoch 0 instead of failing on it at every rerun.
+    """
     if path is None or not Path(path).exists():
         return None
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = load_torch_file(path, "resume file")
+    except CorruptFileError as err:
+        aside = Path(path).with_name(Path(path).name + ".corrupt")
+        os.replace(path, aside)
+        print(f"{err}; set aside as {aside}, training restarts from epoch 0")
+        return None
     if state.get("settings") != asdict(settings):
         print(f"ignoring {path}: it was written with other settings")
         return None
@@ -189,6 +208,7 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
     torch.set_num_threads(settings.threads)
     device = resolve_device(settings.device)
     seed_everything(settings.seed)
+    check_manifest(prepared_dir)
     classes = load_classes(prepared_dir)
     train_set = PreparedImages(prepared_dir, "train", train_transform(settings.resize, settings.crop), settings.cache_images)
     val_set = PreparedImages(prepared_dir, "val", eval_transform(settings.resize, settings.crop), settings.cache_images)
@@ -286,7 +306,7 @@ def _cpu_state(model):
 
 def load_checkpoint_model(checkpoint_path, device):
     """Rebuild the trained network from a checkpoint written by train_cell."""
-    checkpoint = torch.load(checkpoint_path, map_location="cpu", weights_only=False)
+    checkpoint = load_torch_file(checkpoint_path)
     settings = checkpoint["settings"]
     model = build_model(
         settings["backbone"],
