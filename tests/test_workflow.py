@@ -92,7 +92,7 @@ def test_tiny_config_builds_every_table(tmp_path):
     assert set(pc_softmax.loss) == {"softmax", "pc_softmax", "dropmax"} and set(pc_softmax.dataset) == {"mnist", "cub"}
     assert pc_softmax.accuracy.between(0, 100).all()
     assert len(pd.read_csv(tmp_path / "results" / "table2.csv")) > 0
-    for figure in ("mi_estimation", "double_digit_cam_vs_infocam", "info_masking"):
+    for figure in ("mi_estimation", "double_digit_cam_vs_infocam", "info_masking", "wsol_cub", "wsol_tiny"):
         assert (tmp_path / "results" / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
     # DVC tracking is off in this config: the audit checks the md5 chain and says DVC was not used.

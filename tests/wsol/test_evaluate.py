@@ -51,6 +51,12 @@ def test_summary_agrees_with_the_per_image_records(trained):
         boxes = per_image[[f"{method}_{c}" for c in ("x0", "y0", "x1", "y1")]]
         assert ((boxes >= 0) & (boxes <= 223)).all().all()
     assert summary["n_no_gt_box"] == 0 and per_image.has_gt_box.all()
+    assert summary["map_size"] == [2, 2]  # ResNet50 (layer4 at stride 1: total stride 16) on 32-pixel crops
+    for method in ("cam", "infocam"):
+        corners = [per_image[f"{method}_{c}"] for c in ("x0", "y0", "x1", "y1")]
+        area = ((corners[2] - corners[0] + 1) * (corners[3] - corners[1] + 1) / 224 ** 2).mean()
+        assert summary["methods"][method]["mean_box_area"] == pytest.approx(area)
+        assert 0 <= summary["methods"][method]["gt_coverage"] <= 1
     on_disk = json.loads((trained / "summary.json").read_text())
     assert on_disk["provenance"]["checkpoint"]["md5"] == file_md5(trained / "best.pt")
     assert on_disk["provenance"]["per_image"]["md5"] == file_md5(trained / "per_image.csv.gz")

@@ -427,3 +427,12 @@ def test_failed_json_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         write_json_atomic({"new": object()}, target)
     assert json.loads(target.read_text()) == {"old": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+
+
+def test_gt_coverage_is_the_share_of_the_best_gt_box_the_prediction_covers():
+    from infocam.wsol.evaluate import gt_coverage
+
+    gt = np.array([[0, 0, 9, 9], [100, 100, 109, 119]])
+    assert gt_coverage([0, 0, 4, 9], gt) == 0.5  # half of the first box
+    assert gt_coverage([100, 100, 223, 223], gt) == 1.0  # all of the second
+    assert gt_coverage([50, 50, 60, 60], gt) == 0.0

@@ -1,5 +1,6 @@
 import json
 import os
+from types import SimpleNamespace
 import re
 import sys
 
@@ -120,6 +121,15 @@ def train_settings(wildcards):
     })
 
 
+def figure_checkpoint(wildcards):
+    return f"results/checkpoints/{wildcards.dataset}/{FIGURE_CELL}.pt"
+
+
+def figure_settings(wildcards):
+    backbone = FIGURE_CELL.split("-")[0]
+    return evaluate_settings(SimpleNamespace(dataset=wildcards.dataset, backbone=backbone))
+
+
 def evaluate_settings(wildcards):
     """EvaluateSettings of one cell (infocam.wsol.evaluate)."""
     dataset = DATASETS[wildcards.dataset]
@@ -163,7 +173,13 @@ ALL_TABLES = [
     if datasets
     for ext in ("csv", "md")
 ]
-WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"]
+# The figure's cell: ResNet50 without ADL where the grid has them (the paper's Fig. 2/3/5 show no ADL).
+FIGURE_CELL = (
+    f"{'resnet50' if 'resnet50' in GRID['backbones'] else GRID['backbones'][0]}"
+    f"-{'noadl' if False in GRID['adl'] else 'adl'}-softmax-s{GRID['seeds'][0]}"
+)
+WSOL_FIGURES = [f"results/figures/wsol_{dataset}.png" for dataset in DATASETS]
+WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"] + WSOL_FIGURES
 SYNTHETIC_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
 CLAIMS_TARGETS = ["results/claims.csv", "results/claims.md"]
 

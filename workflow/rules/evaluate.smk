@@ -21,3 +21,26 @@ rule evaluate:
     shell:
         "infocam evaluate --data {input.data} --checkpoint {input.checkpoint} --settings {params.settings:q}"
         " --threads {threads} --per-image {output.per_image} --summary {output.summary} > {log} 2>&1"
+
+
+rule wsol_figure:
+    input:
+        data="data/prepared/{dataset}",
+        checkpoint=figure_checkpoint,
+    output:
+        report("results/figures/wsol_{dataset}.png", caption="../report/wsol_figure.rst", category="infoCAM paper"),
+    params:
+        settings=figure_settings,
+    log:
+        "logs/figures/wsol_{dataset}.log",
+    benchmark:
+        "results/benchmarks/figures/wsol_{dataset}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    shell:
+        "infocam wsol-figure --data {input.data} --checkpoint {input.checkpoint} --settings {params.settings:q}"
+        " --out {output} > {log} 2>&1"

@@ -78,6 +78,23 @@ def _add_compare_cams(sub):
     p.set_defaults(func=_compare_cams)
 
 
+def _wsol_figure(args):
+    from infocam.settings import parse_settings
+    from infocam.wsol.evaluate import EvaluateSettings
+    from infocam.wsol.figures import plot_wsol_examples
+
+    plot_wsol_examples(args.data, args.checkpoint, parse_settings(EvaluateSettings, args.settings), args.out)
+
+
+def _add_wsol_figure(sub):
+    p = sub.add_parser("wsol-figure", help="CAM, infoCAM and infoCAM+ with GT and predicted boxes on test images")
+    p.add_argument("--data", type=Path, required=True)
+    p.add_argument("--checkpoint", type=Path, required=True)
+    p.add_argument("--settings", required=True, metavar="JSON", help="EvaluateSettings (infocam.wsol.evaluate)")
+    p.add_argument("--out", type=Path, required=True, help="png")
+    p.set_defaults(func=_wsol_figure)
+
+
 def _localize_eval(args):
     from infocam.wsol.localize import localize_eval_files
 
@@ -94,5 +111,5 @@ def _add_localize_eval(sub):
 
 
 def register(sub):
-    for add_verb in (_add_train, _add_evaluate, _add_table, _add_compare_cams, _add_localize_eval):
+    for add_verb in (_add_train, _add_evaluate, _add_table, _add_compare_cams, _add_wsol_figure, _add_localize_eval):
         add_verb(sub)

@@ -9,6 +9,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import DataLoader
@@ -19,7 +20,7 @@ from infocam.data.prepare import check_manifest
 from infocam.io import atomic_path, file_md5, write_text_atomic
 from infocam.provenance.records import base_record, dataset_record
 from infocam.wsol.cam import compute_cams, method_names
-from infocam.wsol.localize import BoxEvaluator, inclusive_boxes_to_canvas
+from infocam.wsol.localize import CANVAS, BoxEvaluator, inclusive_boxes_to_canvas
 from infocam.wsol.train import autocast_context, resolve_device, to_device, load_checkpoint_model
 
 IOU_HIT = 0.5
@@ -89,7 +90,9 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
                 for name, value in zip(("x0", "y0", "x1", "y1"), result["box"]):
                     record[f"{method}_{name}"] = int(value)
                 record[f"{method}_iou"] = None if result["iou"] is None else round(float(result["iou"]), 6)
+                record[f"{method}_gt_coverage"] = round(gt_coverage(result["box"], gt), 6) if len(gt) else None
             records.append(record)
+            map_size = list(cams["cam"].shape[-2:])
 
     frame = pd.DataFrame.from_records(records)
     with atomic_path(per_image_path) as tmp:
@@ -100,6 +103,7 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
         cell={key: checkpoint["settings"][key] for key in ("backbone", "adl", "loss", "seed")},
         region=region,
         region_geometry=settings.region_geometry,
+        map_size=map_size,
         checkpoint_epoch=checkpoint["epoch"],
         val_top1=checkpoint["val_top1"],
     )
@@ -134,8 +138,32 @@ def metrics_from_records(frame, methods):
         metrics["methods"][method] = {
             "gt_loc": 100.0 * hit.mean(),
             "top1_loc": 100.0 * (hit & scored["correct_top1"]).mean(),
+            **box_diagnostics(scored, method),
         }
     return metrics
+
+
+def box_area_share(x0, y0, x1, y1):
+    """Share of the canvas a box covers, pixels counted inclusively (the IoU's convention)."""
+    return (x1 - x0 + 1) * (y1 - y0 + 1) / CANVAS ** 2
+
+
+def gt_coverage(box, gt_boxes):
+    """The largest share of one GT box's pixels that the predicted box covers."""
+    x0, y0, x1, y1 = box
+    width = np.clip(np.minimum(x1, gt_boxes[:, 2]) - np.maximum(x0, gt_boxes[:, 0]) + 1, 0, None)
+    height = np.clip(np.minimum(y1, gt_boxes[:, 3]) - np.maximum(y0, gt_boxes[:, 1]) + 1, 0, None)
+    areas = (gt_boxes[:, 2] - gt_boxes[:, 0] + 1) * (gt_boxes[:, 3] - gt_boxes[:, 1] + 1)
+    return float(np.max(width * height / areas))
+
+
+def box_diagnostics(scored, method):
+    """mean_box_area (share of the canvas of the box at tau) and gt_coverage, when the records hold them."""
+    if f"{method}_x0" not in scored or f"{method}_gt_coverage" not in scored:
+        return {}
+    corners = [scored[f"{method}_{name}"].to_numpy(dtype=float) for name in ("x0", "y0", "x1", "y1")]
+    return {"mean_box_area": float(np.mean(box_area_share(*corners))),
+            "gt_coverage": float(scored[f"{method}_gt_coverage"].mean())}
 
 
 def summarize(frame, evaluators, max_box_acc):
