@@ -1,7 +1,0 @@
-"""`python -m infocam.cli`: the same as the `infocam` command."""
-
-import sys
-
-from infocam.cli import main
-
-sys.exit(main())
