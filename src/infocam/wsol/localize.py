@@ -144,6 +144,20 @@ def box_iou(boxes, gt_boxes):
     return overlap / (area_a + area_b - overlap)
 
 
+def _checked_boxes(boxes, width, height, resize, crop):
+    """Boxes as an (n, 4) float array, the image size and the test transform checked."""
+    boxes = np.asarray(boxes, dtype=np.float64)
+    if boxes.ndim != 2 or boxes.shape[1] != 4:
+        raise ValueError(f"boxes: expected an (n, 4) array of x0, y0, x1, y1, got shape {boxes.shape}")
+    if width <= 0 or height <= 0:
+        raise ValueError(f"boxes: expected a positive image size, got {width}x{height}")
+    if (resize is None) != (crop is None):
+        raise ValueError("boxes: resize and crop must be given together (Resize((S, S)) then CenterCrop(C))")
+    if resize is not None and not 0 < crop <= resize:
+        raise ValueError(f"boxes: expected 0 < crop <= resize, got resize={resize}, crop={crop}")
+    return boxes
+
+
 def boxes_to_canvas(boxes, width, height, resize=None, crop=None, canvas=CANVAS):
     """Map GT boxes (n, 4: x0, y0, x1, y1 in original pixels) onto the evaluation canvas, as ints.
 
@@ -153,17 +167,9 @@ def boxes_to_canvas(boxes, width, height, resize=None, crop=None, canvas=CANVAS)
     truncate. The offset is the one CenterCrop uses, round((S - C) / 2): 16 for 256 -> 224
     (the infoCAM authors used 255/15, docs/deviations.md, bug 5).
     """
-    boxes = np.asarray(boxes, dtype=np.float64)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes: expected an (n, 4) array of x0, y0, x1, y1, got shape {boxes.shape}")
-    if width <= 0 or height <= 0:
-        raise ValueError(f"boxes: expected a positive image size, got {width}x{height}")
-    if (resize is None) != (crop is None):
-        raise ValueError("boxes: resize and crop must be given together (Resize((S, S)) then CenterCrop(C))")
+    boxes = _checked_boxes(boxes, width, height, resize, crop)
     if resize is None:
         return (boxes * [canvas, canvas, canvas, canvas] / [width, height, width, height]).astype(np.int64)
-    if not 0 < crop <= resize:
-        raise ValueError(f"boxes: expected 0 < crop <= resize, got resize={resize}, crop={crop}")
     offset = int(round((resize - crop) / 2))
     resized = boxes * [resize, resize, resize, resize] / [width, height, width, height]
     cropped = np.clip(resized - offset, 0, crop - 1)
@@ -181,18 +187,10 @@ def inclusive_boxes_to_canvas(boxes, width, height, resize=None, crop=None, canv
     223, where the reference's truncation gives 220). A box wholly outside the crop is dropped:
     the result may have fewer rows than `boxes`, or none.
     """
-    boxes = np.asarray(boxes, dtype=np.float64)
-    if boxes.ndim != 2 or boxes.shape[1] != 4:
-        raise ValueError(f"boxes: expected an (n, 4) array of x0, y0, x1, y1, got shape {boxes.shape}")
-    if width <= 0 or height <= 0:
-        raise ValueError(f"boxes: expected a positive image size, got {width}x{height}")
-    if (resize is None) != (crop is None):
-        raise ValueError("boxes: resize and crop must be given together (Resize((S, S)) then CenterCrop(C))")
+    boxes = _checked_boxes(boxes, width, height, resize, crop)
     if resize is None:
         scale, offset, window = np.array([canvas / width, canvas / height]), 0.0, np.array([canvas, canvas])
     else:
-        if not 0 < crop <= resize:
-            raise ValueError(f"boxes: expected 0 < crop <= resize, got resize={resize}, crop={crop}")
         scale, offset, window = np.array([resize / width, resize / height]), round((resize - crop) / 2), crop
     to_canvas = canvas / np.broadcast_to(window, 2)
     start = (boxes[:, :2] * scale - offset) * to_canvas
