@@ -127,9 +127,8 @@ def _published_gain(published, dataset, backbone, adl, method):
     return rows[(*key, method)] - rows[(*key, "CAM")]
 
 
-def _block(row):
-    return f"{DATASETS.get(row.dataset, row.dataset)} {BACKBONES.get(row.backbone, row.backbone)}" \
-           f"{' ADL' if row.adl else ''}"
+def _block(dataset, backbone, adl):
+    return f"{DATASETS.get(dataset, dataset)} {BACKBONES.get(backbone, backbone)}{' ADL' if adl else ''}"
 
 
 def localisation_claims(comparison, published, synthetic, source):
@@ -142,7 +141,8 @@ def localisation_claims(comparison, published, synthetic, source):
             if row.dataset in synthetic:
                 verdict = f"{NOT_TESTABLE} (synthetic data)"
             rows.append(_row(id=f"{method}-vs-cam-{row.dataset}-{row.backbone}-{'adl' if row.adl else 'noadl'}",
-                             claim=f"{name} localises better than CAM (GT-known Loc), {_block(row)}",
+                             claim=f"{name} localises better than CAM (GT-known Loc), "
+                                   f"{_block(row.dataset, row.backbone, row.adl)}",
                              where="infoCAM paper, Table 1",
                              published="" if paper is None else f"{paper:+.2f} points",
                              ours=row.diff, ci_low=row.ci_low, ci_high=row.ci_high, p_value=row.p_value,
@@ -156,7 +156,7 @@ def localisation_claims(comparison, published, synthetic, source):
         if dataset in synthetic:
             verdict = f"{NOT_TESTABLE} (synthetic data)"
         worse = both["diff"].idxmin()
-        label = _block(pd.Series({"dataset": dataset, "backbone": backbone, "adl": adl}).to_frame().T.iloc[0])
+        label = _block(dataset, backbone, adl)
         rows.append(_row(id=f"table5-both-needed-{dataset}-{backbone}-{'adl' if adl else 'noadl'}",
                          claim=f"infoCAM needs both the region and the subtraction (beats each ablation), {label}",
                          where="infoCAM paper, Table 5", published="both ablations below infoCAM",
@@ -178,7 +178,7 @@ def geometry_findings(gt, source):
         full = "infocam" if block.loc["infocam", "geometry"] == "full" else "infocam_full"
         gain, control = block.loc[full], block.loc["cam_full_placement"]
         share = control["diff"] / gain["diff"] if gain["diff"] else float("nan")
-        label = _block(pd.Series({"dataset": dataset, "backbone": backbone, "adl": adl}).to_frame().T.iloc[0])
+        label = _block(dataset, backbone, adl)
         rows.append(_row(id=f"geometry-share-{dataset}-{backbone}-{'adl' if adl else 'noadl'}",
                          claim=f"share of infoCAM's gain over CAM (full geometry) that the geometry alone gives, "
                                f"{label}",
