@@ -20,6 +20,7 @@ over files in the format of tests/fixtures/wsol-oracle.
 import csv
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import cv2
@@ -427,6 +428,8 @@ def is_degenerate(score_map):
 
 def open_score_maps(path):
     """np.load of an .npz of score maps; anything else (text, a pickle, a lone .npy) is a one-line error."""
+    if Path(path).is_file() and not zipfile.is_zipfile(path) and not _is_npy(path):
+        raise ValueError(f"{path}: not an .npz of 2-D score maps keyed by image_id (not a zip archive)")
     try:
         maps = np.load(path, allow_pickle=False)
     except FileNotFoundError:
@@ -437,6 +440,11 @@ def open_score_maps(path):
     if not isinstance(maps, np.lib.npyio.NpzFile):
         raise ValueError(f"{path}: a single array (.npy); expected an .npz of 2-D score maps keyed by image_id")
     return maps
+
+
+def _is_npy(path):
+    with open(path, "rb") as stream:
+        return stream.read(6) == b"\x93NUMPY"
 
 
 def write_json_atomic(data, path):
