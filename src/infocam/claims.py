@@ -184,11 +184,10 @@ def geometry_findings(gt, source):
                                f"{label}",
                          where="this project (the geometry-only control)", published="",
                          ours=round(share, 3) if not math.isnan(share) else None,
-                         ci_low=control["ci_low"], ci_high=control["ci_high"],
                          rule=f"a finding, no verdict: geometry-only {control['diff']:+.2f} points "
                               f"[{control['ci_low']:.2f}, {control['ci_high']:.2f}] of infoCAM's "
                               f"{gain['diff']:+.2f} [{gain['ci_low']:.2f}, {gain['ci_high']:.2f}] "
-                              "(interval shown: the control's)",
+                              "(a ratio: no interval of its own)",
                          verdict="finding", source=source))
     return rows
 
