@@ -110,7 +110,8 @@ def hand_built_batch():
 
 
 def test_every_variant_on_a_hand_built_batch():
-    cams = compute_cams(*hand_built_batch(), region=3)
+    assert set(compute_cams(*hand_built_batch(), region=3)) == set(CAM_VARIANTS)
+    cams = compute_cams(*hand_built_batch(), region=3, both_geometries=True)
     block = torch.zeros(4, 4)
     block[:2, :2] = 1.0  # the 3x3 windows that contain (0, 0)
     # How many cells of each 3x3 window lie inside the map.

@@ -67,15 +67,16 @@ def full_placement(maps: torch.Tensor, r: int, canvas: int = CANVAS) -> torch.Te
     return placed
 
 
-def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Tensor,
-                 y: torch.Tensor, region: int, geometry: str = "same") -> dict[str, torch.Tensor]:
+def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, region: int,
+                 geometry: str = "same", both_geometries: bool = False) -> dict[str, torch.Tensor]:
     """All CAM variants (each (B, h', w'), float32) for target classes y (B,) with region size `region`.
 
     cam: M_y. infocam: region sum of M_y minus the mean of the other classes' maps.
     infocam_plus: region sum of M_y - M_ymin. ablation_region_only: region sum of M_y.
     ablation_subtraction_only: M_y minus the mean of the others, no region.
-    The region variants use `geometry`; each is also given under the other geometry, with its
-    name as suffix (e.g. infocam_same); cam_full_placement is the geometry-only control.
+    The region variants use `geometry`. With both_geometries, each is also given under the other
+    geometry, with its name as suffix (e.g. infocam_same), and cam_full_placement, the
+    geometry-only control, is added (a canvas-sized map per image, so only where it is scored).
     """
     maps = class_maps(features.float(), weight.float())
     batch, num_classes = maps.shape[:2]
@@ -102,13 +103,15 @@ def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Ten
     cams = {"cam": target, "ablation_subtraction_only": subtracted}
     for name, before_sum in summed.items():
         cams[name] = region_sum(before_sum, region, geometry)
-        cams[f"{name}_{other}"] = region_sum(before_sum, region, other)
-    cams[GEOMETRY_CONTROL] = full_placement(target, region)
+        if both_geometries:
+            cams[f"{name}_{other}"] = region_sum(before_sum, region, other)
+    if both_geometries:
+        cams[GEOMETRY_CONTROL] = full_placement(target, region)
     return cams
 
 
 def method_names(geometry: str) -> list[str]:
-    """The names compute_cams returns under `geometry`, in a fixed order."""
+    """The names compute_cams returns under `geometry` with both_geometries, in a fixed order."""
     (other,) = set(GEOMETRIES) - {geometry}
     return [*CAM_VARIANTS, *(f"{name}_{other}" for name in REGION_VARIANTS), GEOMETRY_CONTROL]
 

@@ -42,7 +42,7 @@ def predict_batches(model, loader, device, region, geometry, amp=False):
         with autocast_context(device, amp):
             features, logits = model.features_and_logits(images)
         features, logits = features.float(), logits.float()
-        cams = compute_cams(features, weight, logits, labels.to(device), region, geometry)
+        cams = compute_cams(features, weight, logits, labels.to(device), region, geometry, both_geometries=True)
         top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy()
         yield indices.numpy(), labels.numpy(), top5, {m: cam.cpu().double().numpy() for m, cam in cams.items()}
 
