@@ -11,7 +11,9 @@ from PIL import Image
 
 from infocam.data import ChecksumError, DataFormatError, prepare_dataset
 from infocam.io import file_md5
-from infocam.data.synthetic import write_cub_archive, write_tiny_archive
+from infocam.data.images import load_part_boxes
+from infocam.data.prepare import check_manifest
+from infocam.data.synthetic import parts_path, write_cub_archive, write_tiny_archive
 
 # A hand-made CUB-format dataset. Ids are not contiguous and include 10, so sorting ids
 # as strings ("10" < "2") would give a different split. Image 3 has two boxes.
@@ -171,6 +173,43 @@ def test_existing_output_is_replaced(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cub", "cub.tgz"]
 
 
+def test_generated_archives_carry_their_head_boxes_into_parts_csv(tmp_path):
+    cub_archive, tiny_archive = tmp_path / "cub.tgz", tmp_path / "tiny.zip"
+    cub_md5 = write_cub_archive(cub_archive, n_classes=2, train_per_class=2, test_per_class=2, seed=4,
+                                min_size=40, max_size=60)
+    tiny_md5 = write_tiny_archive(tiny_archive, n_classes=2, train_per_class=2, val_per_class=2, seed=4,
+                                  test_images=1)
+    prepare_dataset(cub_archive, "cub", cub_md5, tmp_path / "cub", parts=parts_path(cub_archive))
+    prepare_dataset(tiny_archive, "tiny", tiny_md5, tmp_path / "tiny", parts=parts_path(tiny_archive))
+
+    with tarfile.open(cub_archive) as tar:
+        images_txt = tar.extractfile("CUB_200_2011/images.txt").read().decode().splitlines()
+    cub_ids = {path: image_id for image_id, path in (line.split() for line in images_txt)}
+    tiny_id = lambda path: path.split("/")[-1]  # noqa: E731  Tiny-ImageNet's ids are file names
+    for out, archive, image_id in [("cub", cub_archive, cub_ids.get), ("tiny", tiny_archive, tiny_id)]:
+        out = tmp_path / out
+        parts = read_csv(out / "parts.csv")
+        assert list(parts[0]) == ["image_id", "part", "x0", "y0", "x1", "y1"] and len(parts) == 8
+        expected = [{"image_id": image_id(row["path"]), "part": "head", **{k: row[k] for k in ("x0", "y0", "x1", "y1")}}
+                    for row in read_csv(parts_path(archive))]
+        assert parts == expected and None not in column(parts, "image_id")
+        listed = {row["image_id"] for split in ("train", "val", "test") for row in read_csv(out / f"{split}.csv")}
+        assert set(column(parts, "image_id")) == listed  # every prepared image has its head box
+        manifest = {row["path"]: row["md5"] for row in read_csv(out / "manifest.csv")}
+        assert manifest["parts.csv"] == file_md5(out / "parts.csv")
+        check_manifest(out)
+        heads = load_part_boxes(out)
+        first = parts[0]
+        assert heads[first["image_id"]].tolist() == [[float(first[k]) for k in ("x0", "y0", "x1", "y1")]]
+        assert load_part_boxes(out, part="tail") == {}
+
+
+def test_without_a_sidecar_there_is_no_parts_csv(tmp_path):
+    archive = tmp_path / "cub.tgz"
+    prepare_dataset(archive, "cub", write_tgz(archive, hand_cub_members()), tmp_path / "out")
+    assert not (tmp_path / "out" / "parts.csv").exists() and load_part_boxes(tmp_path / "out") is None
+
+
 # --- bad input ---------------------------------------------------------------
 
 
@@ -316,7 +355,7 @@ def test_tiny_image_of_the_wrong_size_is_refused(tmp_path):
     )
     with pytest.raises(DataFormatError, match=f"^{re.escape(expected)}$"):
         prepare_dataset(archive, "tiny", md5, tmp_path / "out")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.zip", "tiny.zip.md5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.zip", "tiny.zip.md5", "tiny.zip.parts.csv"]
 
 
 def test_tiny_val_line_with_unknown_wnid_is_refused(tmp_path):
@@ -340,3 +379,43 @@ def test_tiny_val_line_with_unknown_wnid_is_refused(tmp_path):
 def test_unknown_format_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown dataset format 'imagenet'"):
         prepare_dataset(tmp_path / "x.tgz", "imagenet", "0" * 32, tmp_path / "out")
+
+
+HAND_SIDECAR = "path,part,x0,y0,x1,y1\n001.Alpha/a1.jpg,head,1,2,5,6\n002.Beta/b6.jpg,head,0,0,39,29\n"
+
+
+@pytest.mark.parametrize("line, text, problem", [
+    (1, "path,part,x0,y0,x1", "expected header path,part,x0,y0,x1,y1, got path,part,x0,y0,x1"),
+    (3, "002.Beta/b6.jpg,head,0,0,39", "expected 6 fields, found 5"),
+    (2, "001.Alpha/a1.jpg,head,1,2.5,5,6", "y0 must be an integer, got '2.5'"),
+    (3, "002.Beta/b9.jpg,head,0,0,3,3", "'002.Beta/b9.jpg' is not an image of the dataset"),
+    (3, "002.Beta/b6.jpg,head,0,0,40,29",
+     "head box (0, 0, 40, 29) is inverted or lies outside image '002.Beta/b6.jpg' of size 40x30"),
+    (2, "001.Alpha/a1.jpg,head,5,2,1,6",
+     "head box (5, 2, 1, 6) is inverted or lies outside image '001.Alpha/a1.jpg' of size 40x30"),
+])
+def test_bad_part_sidecar_names_its_file_and_line(tmp_path, line, text, problem):
+    archive = tmp_path / "cub.tgz"
+    md5 = write_tgz(archive, hand_cub_members())
+    prepare_dataset(archive, "cub", md5, tmp_path / "out", parts=_sidecar(tmp_path, HAND_SIDECAR))  # the good one
+    lines = HAND_SIDECAR.splitlines()
+    lines[line - 1] = text
+    sidecar = _sidecar(tmp_path, "\n".join(lines) + "\n")
+    with pytest.raises(DataFormatError) as caught:
+        prepare_dataset(archive, "cub", md5, tmp_path / "out", parts=sidecar)
+    assert str(caught.value) == f"{sidecar}:{line}: {problem}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cub.tgz", "out", "parts.csv"]  # no .partial left
+    assert read_csv(tmp_path / "out" / "parts.csv")[0]["image_id"] == "1"  # the previous output stays
+
+
+def test_missing_part_sidecar_is_named(tmp_path):
+    archive = tmp_path / "cub.tgz"
+    with pytest.raises(DataFormatError, match=f"^{re.escape(str(tmp_path / 'absent.csv'))}: part-box file missing$"):
+        prepare_dataset(archive, "cub", write_tgz(archive, hand_cub_members()), tmp_path / "out",
+                        parts=tmp_path / "absent.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cub.tgz"]
+
+
+def _sidecar(folder, text):
+    (folder / "parts.csv").write_text(text)
+    return folder / "parts.csv"

@@ -124,3 +124,73 @@ def test_body_cue_makes_a_class_wear_its_own_stripes():
 def test_bad_body_cue_is_refused(tmp_path):
     with pytest.raises(ValueError, match="body_cue"):
         write_cub_archive(tmp_path / "c.tgz", n_classes=2, train_per_class=1, test_per_class=1, seed=0, body_cue=1.5)
+
+
+def recorded_specimens(monkeypatch):
+    """Every Specimen the archive writers draw, in drawing order."""
+    from infocam.data import synthetic
+
+    drawn, draw = [], synthetic.draw_specimen
+
+    def draw_and_record(*args, **kwargs):
+        drawn.append(draw(*args, **kwargs))
+        return drawn[-1]
+
+    monkeypatch.setattr(synthetic, "draw_specimen", draw_and_record)
+    return drawn
+
+
+def read_sidecar(archive):
+    from infocam.data.synthetic import parts_path
+
+    lines = parts_path(archive).read_text().splitlines()
+    assert lines[0] == "path,part,x0,y0,x1,y1"
+    rows = [line.split(",") for line in lines[1:]]
+    assert {part for _, part, *_ in rows} == {"head"}
+    return [(path, tuple(int(v) for v in corners)) for path, _, *corners in rows]
+
+
+def test_cub_sidecar_holds_each_images_head_box_inside_its_object_box(tmp_path, monkeypatch):
+    drawn = recorded_specimens(monkeypatch)
+    write_cub_archive(tmp_path / "cub.tgz", **CUB_ARGS)
+    rows = read_sidecar(tmp_path / "cub.tgz")
+    with tarfile.open(tmp_path / "cub.tgz") as tar:
+        names = set(tar.getnames())
+        images, boxes = ([line.split() for line in tar.extractfile(f"CUB_200_2011/{name}").read().decode().splitlines()]
+                         for name in ("images.txt", "bounding_boxes.txt"))
+    assert not any("parts" in name for name in names)  # beside the archive, not in it
+    assert [path for path, _ in rows] == [path for _, path in images]  # images.txt's paths, in its order
+    assert [head for _, head in rows] == [specimen.head_box for specimen in drawn] and len(rows) == 15
+    for (_, (hx0, hy0, hx1, hy1)), (_, x, y, w, h) in zip(rows, boxes):
+        x0, y0, x1, y1 = float(x), float(y), float(x) + float(w), float(y) + float(h)
+        assert x0 <= hx0 <= hx1 <= x1 and y0 <= hy0 <= hy1 <= y1
+
+
+def test_tiny_sidecar_covers_train_and_val_but_not_test(tmp_path, monkeypatch):
+    drawn = recorded_specimens(monkeypatch)
+    write_tiny_archive(tmp_path / "tiny.zip", **TINY_ARGS)
+    rows = read_sidecar(tmp_path / "tiny.zip")
+    with zipfile.ZipFile(tmp_path / "tiny.zip") as zf:
+        names = set(zf.namelist())
+        object_boxes = {}
+        for name in names:
+            if name.endswith("_boxes.txt") or name.endswith("val_annotations.txt"):
+                for line in zf.read(name).decode().splitlines():
+                    fields = line.split("\t")
+                    object_boxes[fields[0]] = [int(v) for v in fields[-4:]]
+    assert len(rows) == 3 * 2 + 3 * 2 and len(drawn) == len(rows) + 2  # the 2 test/ images have no row
+    assert [head for _, head in rows] == [specimen.head_box for specimen in drawn[:len(rows)]]
+    assert rows[0][0] == "train/n90000000/images/n90000000_0.JPEG" and rows[-1][0] == "val/images/val_5.JPEG"
+    for path, (hx0, hy0, hx1, hy1) in rows:
+        assert f"tiny-imagenet-200/{path}" in names
+        x0, y0, x1, y1 = object_boxes[path.split("/")[-1]]
+        assert x0 <= hx0 <= hx1 <= x1 and y0 <= hy0 <= hy1 <= y1
+
+
+def test_archives_are_the_ones_made_before_the_part_sidecar(tmp_path):
+    # md5s of these settings measured before the sidecar was added: writing it must not touch
+    # the archives. A deliberate change to the drawing (or to Pillow's JPEG encoder) changes them.
+    assert write_cub_archive(tmp_path / "c.tgz", **CUB_ARGS) == "52ff0fff5030ede1a34dea5e5e3ae374"
+    assert write_tiny_archive(tmp_path / "t.zip", **TINY_ARGS) == "8d59e5cf8d81d83ad40a5700222444ab"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "c.tgz", "c.tgz.md5", "c.tgz.parts.csv", "t.zip", "t.zip.md5", "t.zip.parts.csv"]

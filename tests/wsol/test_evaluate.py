@@ -3,14 +3,17 @@
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
 
 from infocam.data.prepare import prepare_dataset, write_manifest
-from infocam.data.synthetic import write_tiny_archive
+from infocam.data.synthetic import parts_path, write_tiny_archive
+from infocam.provenance.audit import metrics_from_per_image
 from infocam.wsol.cam import method_names
-from infocam.wsol.evaluate import EvaluateSettings, evaluate_cell
+from infocam.wsol.evaluate import EvaluateSettings, evaluate_cell, metrics_from_records, peak_on_part
+from infocam.wsol.localize import normalise_score_map
 from infocam.io import file_md5
 from infocam.wsol.train import TrainSettings, train_cell
 
@@ -20,7 +23,7 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("cell")
     archive = root / "tiny-imagenet-200.zip"
     md5 = write_tiny_archive(archive, n_classes=3, train_per_class=6, val_per_class=6, seed=2)
-    prepare_dataset(archive, "tiny", md5, root / "prepared")
+    prepare_dataset(archive, "tiny", md5, root / "prepared", parts=parts_path(archive))
     settings = TrainSettings(
         backbone="resnet50", adl=False, loss="softmax", seed=0, width=0.0625, pretrained=False,
         adl_drop_rate=0.75, epochs=1, lr=0.01, batch_size=8, lr_step=1, lr_gamma=0.1, momentum=0.9,
@@ -51,6 +54,13 @@ def test_summary_agrees_with_the_per_image_records(trained):
         boxes = per_image[[f"{method}_{c}" for c in ("x0", "y0", "x1", "y1")]]
         assert ((boxes >= 0) & (boxes <= 223)).all().all()
     assert summary["n_no_gt_box"] == 0 and per_image.has_gt_box.all()
+    assert summary["n_part_boxes"] == 9 and per_image.has_part_box.all()  # no crop: every head stays
+    recomputed = metrics_from_per_image(trained / "per_image.csv.gz", summary["methods"])  # as the audit does
+    for method in method_names("full"):
+        share = summary["methods"][method]["peak_on_part"]
+        assert 0 <= share <= 1 and share == pytest.approx(per_image[f"{method}_peak_on_part"].mean())
+        assert recomputed["methods"][method]["peak_on_part"] == pytest.approx(share)
+    assert recomputed["n_part_boxes"] == 9
     assert summary["map_size"] == [2, 2]  # ResNet50 (layer4 at stride 1: total stride 16) on 32-pixel crops
     for method in ("cam", "infocam"):
         corners = [per_image[f"{method}_{c}"] for c in ("x0", "y0", "x1", "y1")]
@@ -62,6 +72,7 @@ def test_summary_agrees_with_the_per_image_records(trained):
     assert on_disk["provenance"]["per_image"]["md5"] == file_md5(trained / "per_image.csv.gz")
     split_md5 = on_disk["provenance"]["dataset"]["files_md5"]
     assert split_md5["test.csv"] == file_md5(trained / "prepared" / "test.csv")
+    assert split_md5["parts.csv"] == file_md5(trained / "prepared" / "parts.csv")
     assert on_disk["provenance"]["code"]["commit"] and on_disk["provenance"]["environment"]["lock_file_md5"]
     assert on_disk["cell"] == {"backbone": "resnet50", "adl": False, "loss": "softmax", "seed": 0}
 
@@ -88,3 +99,61 @@ def test_a_missing_checkpoint_leaves_no_output(trained, tmp_path):
         evaluate_cell(trained / "prepared", tmp_path / "absent.pt", tmp_path / "p.csv.gz", tmp_path / "s.json",
                       EvaluateSettings("tiny", region=3, resize=32, crop=32, region_geometry="full"))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_peak_on_part_is_the_first_maximum_inside_a_part_box():
+    canvas_map = np.zeros((224, 224))
+    canvas_map[100, 50] = canvas_map[150, 10] = 1.0  # the first maximum in row-major order is (x 50, y 100)
+    head = np.array([[40, 90, 60, 110]])
+    assert peak_on_part(canvas_map, head)
+    assert peak_on_part(canvas_map, np.array([[50, 100, 50, 100]]))  # corners are inclusive
+    assert not peak_on_part(canvas_map, np.array([[0, 140, 20, 160]]))  # holds the second maximum only
+    assert not peak_on_part(canvas_map, np.array([[51, 90, 60, 110]]))
+    assert peak_on_part(canvas_map, np.array([[0, 0, 5, 5], [40, 90, 60, 110]]))  # any of several boxes
+    assert not peak_on_part(np.zeros((224, 224)), np.array([[0, 0, 223, 223]]))  # a constant map peaks nowhere
+    raw = np.array([[0.0, 0.1], [0.2, 1.0]])  # peaks in the bottom-right quarter once upsampled
+    assert peak_on_part(normalise_score_map(raw), np.array([[112, 112, 223, 223]]))
+    assert not peak_on_part(normalise_score_map(raw), np.array([[0, 0, 111, 111]]))
+
+
+def test_peak_on_part_share_counts_scored_images_with_a_part_box():
+    frame = pd.DataFrame({
+        "has_gt_box": [True, True, True, False], "has_part_box": [True, True, False, True],
+        "correct_top1": [True] * 4, "correct_top5": [True] * 4, "cam_iou": [0.6, 0.1, 0.7, None],
+        "cam_peak_on_part": [True, False, None, True],  # the last image is not scored
+    })
+    metrics = metrics_from_records(frame, ["cam"])
+    assert metrics["n_part_boxes"] == 3 and metrics["methods"]["cam"]["peak_on_part"] == 0.5
+    frame["cam_peak_on_part"] = None
+    assert metrics_from_records(frame, ["cam"])["methods"]["cam"]["peak_on_part"] is None
+
+
+def test_head_boxes_are_matched_to_their_images(trained, tmp_path):
+    prepared = tmp_path / "prepared"
+    shutil.copytree(trained / "prepared", prepared)
+    test = pd.read_csv(prepared / "test.csv")
+    lost = test.image_id.iloc[0]
+    parts = pd.DataFrame({"image_id": test.image_id, "part": "head", "x0": 0, "y0": 0, "x1": 63, "y1": 63})
+    parts.loc[0, ["x0", "y0", "x1", "y1"]] = [70, 70, 75, 75]  # off the 64-pixel image
+    parts.to_csv(prepared / "parts.csv", index=False)
+    write_manifest(prepared)
+    summary = evaluate_cell(prepared, trained / "best.pt", tmp_path / "p.csv.gz", tmp_path / "s.json", SETTINGS)
+    per_image = pd.read_csv(tmp_path / "p.csv.gz").set_index("image_id")
+    assert summary["n_part_boxes"] == 8 and not per_image.loc[lost, "has_part_box"]
+    assert per_image.loc[lost, "cam_peak_on_part"] != per_image.loc[lost, "cam_peak_on_part"]  # NaN: no head box
+    for method in ("cam", "infocam"):  # a head box covering the whole image holds every peak
+        assert summary["methods"][method]["peak_on_part"] == 1.0
+
+
+def test_without_part_boxes_peak_on_part_is_null(trained, tmp_path):
+    prepared = tmp_path / "prepared"
+    shutil.copytree(trained / "prepared", prepared)
+    (prepared / "parts.csv").unlink()
+    write_manifest(prepared)  # as real data are prepared: no parts.csv
+    summary = evaluate_cell(prepared, trained / "best.pt", tmp_path / "p.csv.gz", tmp_path / "s.json", SETTINGS)
+    assert summary["n_part_boxes"] == 0
+    assert all(metrics["peak_on_part"] is None for metrics in summary["methods"].values())
+    on_disk = json.loads((tmp_path / "s.json").read_text())
+    assert on_disk["methods"]["cam"]["peak_on_part"] is None
+    assert "parts.csv" not in on_disk["provenance"]["dataset"]["files_md5"]
+    assert not pd.read_csv(tmp_path / "p.csv.gz").has_part_box.any()

@@ -82,6 +82,13 @@ def raw_archive(dataset):
     return f"data/raw/{dataset}/{spec['archive']}"
 
 
+def part_boxes(dataset):
+    """The part-box sidecar a synthetic archive comes with; real data have none."""
+    if DATASETS[dataset]["source"] != "synthetic":
+        return []
+    return f"{raw_archive(dataset)}.parts.csv"
+
+
 def dataset_setting(key):
     return lambda wildcards: DATASETS[wildcards.dataset][key]
 
@@ -98,6 +105,10 @@ def prepare_source_options(wildcards, input):
     if os.path.isdir(input.archive):
         return f"--extracted {input.archive}"
     return f"--archive {input.archive} {checksum_options(wildcards, input)}"
+
+
+def parts_options(wildcards, input):
+    return f"--parts {input.parts}" if input.parts else ""
 
 
 def expected_options(wildcards):

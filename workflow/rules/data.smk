@@ -14,6 +14,7 @@ rule synthesize_archive:
     output:
         archive="data/raw/{dataset}/{archive}",
         md5="data/raw/{dataset}/{archive}.md5",
+        parts="data/raw/{dataset}/{archive}.parts.csv",
     wildcard_constraints:
         dataset=_alternatives(SYNTHETIC) or "^$",
         archive=_alternatives(DATASETS[name]["archive"] for name in DATASETS),
@@ -81,11 +82,13 @@ rule download_mnist:
 rule prepare_dataset:
     input:
         archive=lambda wildcards: raw_archive(wildcards.dataset),  # or an extracted copy (a folder)
+        parts=lambda wildcards: part_boxes(wildcards.dataset),
     output:
         directory("data/prepared/{dataset}"),
     params:
         fmt=dataset_setting("format"),
         source=prepare_source_options,
+        parts=parts_options,
         expected=expected_options,
     log:
         "logs/prepare/{dataset}.log",
@@ -98,5 +101,5 @@ rule prepare_dataset:
         mem_mb=4000,
         runtime=60,
     shell:
-        "infocam prepare --format {params.fmt} {params.source}"
+        "infocam prepare --format {params.fmt} {params.source} {params.parts}"
         " {params.expected} --out {output} > {log} 2>&1"

@@ -39,12 +39,12 @@ def _prepare(args):
     if args.extracted:
         if args.md5 or args.md5_file:
             raise UserError("--md5/--md5-file check an archive; --extracted reads a folder as it is")
-        prepare_extracted(args.extracted, args.format, args.out, expected=expected)
+        prepare_extracted(args.extracted, args.format, args.out, expected=expected, parts=args.parts)
     else:
         if not (args.md5 or args.md5_file):
             raise UserError("--archive needs --md5 or --md5-file")
         md5 = args.md5 or args.md5_file.read_text().split()[0]
-        prepare_dataset(args.archive, args.format, md5, args.out, expected=expected)
+        prepare_dataset(args.archive, args.format, md5, args.out, expected=expected, parts=args.parts)
     print(f"prepared {args.out}")
 
 
@@ -60,6 +60,8 @@ def _add_prepare(sub):
     checksum.add_argument("--md5", help="expected md5 of the archive")
     checksum.add_argument("--md5-file", type=Path, help="file whose first word is the expected md5")
     p.add_argument("--expect", action="append", metavar="KEY=COUNT", help="expected count, e.g. images=11788")
+    p.add_argument("--parts", type=Path,
+                   help="part-box sidecar (path,part,x0,y0,x1,y1; the synthetic archives' <archive>.parts.csv)")
     p.add_argument("--out", type=Path, required=True, help="prepared dataset directory")
     p.set_defaults(func=_prepare)
 

@@ -16,12 +16,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 SPLITS = ("train", "val", "test")
 SPLIT_COLUMNS = ["image_id", "path", "label", "width", "height"]
 BOX_COLUMNS = ["image_id", "x0", "y0", "x1", "y1"]
+PART_COLUMNS = ["image_id", "part", "x0", "y0", "x1", "y1"]
 
 
 def _read_table(path: Path, columns: list[str]) -> pd.DataFrame:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: not found; prepare the dataset first")
-    table = pd.read_csv(path, dtype={"image_id": str, "path": str, "name": str})
+    table = pd.read_csv(path, dtype={"image_id": str, "path": str, "name": str, "part": str})
     missing = [column for column in columns if column not in table.columns]
     if missing:
         raise DataFormatError(f"{path}: missing columns {', '.join(missing)} (expected {','.join(columns)})")
@@ -39,6 +40,19 @@ def load_boxes(prepared_dir: Path) -> dict[str, np.ndarray]:
     """image_id -> (n, 4) float array of x0, y0, x1, y1 boxes in original pixels."""
     table = _read_table(Path(prepared_dir) / "boxes.csv", BOX_COLUMNS)
     corners = table[BOX_COLUMNS[1:]].to_numpy(dtype=float)
+    rows_by_id = table.groupby("image_id", sort=False).indices
+    return {image_id: corners[rows] for image_id, rows in rows_by_id.items()}
+
+
+def load_part_boxes(prepared_dir: Path, part: str = "head") -> dict[str, np.ndarray] | None:
+    """image_id -> (n, 4) float array of the `part` boxes (x0, y0, x1, y1, inclusive, original pixels);
+    None when the folder has no parts.csv (real data have no part boxes)."""
+    path = Path(prepared_dir) / "parts.csv"
+    if not path.is_file():
+        return None
+    table = _read_table(path, PART_COLUMNS)
+    table = table[table["part"] == part]
+    corners = table[PART_COLUMNS[2:]].to_numpy(dtype=float)
     rows_by_id = table.groupby("image_id", sort=False).indices
     return {image_id: corners[rows] for image_id, rows in rows_by_id.items()}
 

@@ -6,6 +6,7 @@ checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
     train.csv, val.csv, test.csv      image_id,path,label,width,height (path relative to out_dir)
     boxes.csv                         image_id,x0,y0,x1,y1 (original pixels, corners, one row per box)
     classes.csv                       label,name
+    parts.csv                         image_id,part,x0,y0,x1,y1 (only with a part-box sidecar, below)
     source.json                       the archive (path, md5) or extracted copy it came from
     manifest.csv                      path,md5 of every other file (images included)
 
@@ -19,6 +20,10 @@ error never leaves a half-prepared `out_dir` behind. Where the archive came from
 prepare_extracted does the same for a copy that is already extracted (a cluster's shared
 dataset folder): no checksum, no extraction, the annotation files are read in place and
 images/ holds symbolic links to the copy's image folders instead of 1 GB of copies.
+
+Both take an optional part-box sidecar (the synthetic archives' `<archive>.parts.csv`:
+path,part,x0,y0,x1,y1 with path as images.txt or the Tiny-ImageNet reader gives it and
+inclusive integer corners); its rows go to parts.csv under the prepared image ids.
 """
 
 import csv
@@ -31,6 +36,7 @@ from pathlib import Path
 from infocam.data import cub, tiny
 from infocam.data.archives import extract_archive, verify_md5
 from infocam.data.errors import DataFormatError
+from infocam.data.lines import parse_int
 from infocam.data.records import NativeDataset
 from infocam.data.splits import split_images
 from infocam.data.validate import check_boxes, check_expected_counts, measure_images
@@ -41,10 +47,14 @@ READERS = {
     "tiny": (tiny.read_tiny, tiny.MARKER_FILE),
 }
 SPLIT_COLUMNS = ["image_id", "path", "label", "width", "height"]
+SIDECAR_COLUMNS = ["path", "part", "x0", "y0", "x1", "y1"]
+PART_COLUMNS = ["image_id", "part", "x0", "y0", "x1", "y1"]
 
 
-def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: dict | None = None) -> None:
-    """Check, extract, validate and split `archive` (format 'cub' or 'tiny') into `out_dir`."""
+def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: dict | None = None,
+                    parts: Path | None = None) -> None:
+    """Check, extract, validate and split `archive` (format 'cub' or 'tiny') into `out_dir`;
+    with `parts`, also carry that sidecar's part boxes into parts.csv."""
     archive, out_dir = Path(archive), Path(out_dir)
     read, marker = _reader(fmt)
     verify_md5(archive, md5)
@@ -52,13 +62,14 @@ def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: 
         extracted = partial / "extracted"
         extract_archive(archive, extracted)
         dataset = read(_dataset_root(extracted, marker, archive.name))
-        _check_and_write(dataset, expected, archive.name, partial, _move_images)
+        _check_and_write(dataset, expected, archive.name, partial, _move_images, parts)
         shutil.rmtree(extracted)
         _write_source(partial, {"archive": str(archive), "md5": md5})
         write_manifest(partial)
 
 
-def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | None = None) -> None:
+def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | None = None,
+                      parts: Path | None = None) -> None:
     """Validate and split an extracted copy in place into `out_dir`, linking to its images.
 
     `folder` is the dataset's top folder (CUB_200_2011/, tiny-imagenet-200/) or a folder
@@ -70,7 +81,7 @@ def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | No
         raise FileNotFoundError(f"{folder}: no such folder")
     with _building(out_dir) as partial:
         dataset = read(_dataset_root(folder, marker, str(folder)))
-        _check_and_write(dataset, expected, str(folder), partial, _link_images)
+        _check_and_write(dataset, expected, str(folder), partial, _link_images, parts)
         _write_source(partial, {"extracted": str(folder), "md5": None})
         write_manifest(partial)
 
@@ -101,12 +112,16 @@ def _check_and_write(
     source: str,
     folder: Path,
     place_images: Callable[[NativeDataset, Path], None],
+    parts: Path | None = None,
 ) -> None:
     check_expected_counts(dataset, expected, source)
     sizes = measure_images(dataset)
     check_boxes(dataset, sizes)
+    part_rows = None if parts is None else _read_part_sidecar(Path(parts), dataset, sizes)
     place_images(dataset, folder / "images")
     _write_tables(folder, dataset, sizes)
+    if part_rows is not None:
+        _write_csv(folder / "parts.csv", PART_COLUMNS, part_rows)
 
 
 def _dataset_root(top: Path, marker: str, source_name: str) -> Path:
@@ -149,6 +164,49 @@ def _write_tables(folder: Path, dataset: NativeDataset, sizes: dict[str, tuple[i
     box_rows = [[box.image_id, *(repr(float(v)) for v in (box.x0, box.y0, box.x1, box.y1))] for box in dataset.boxes]
     _write_csv(folder / "boxes.csv", ["image_id", "x0", "y0", "x1", "y1"], box_rows)
     _write_csv(folder / "classes.csv", ["label", "name"], list(enumerate(dataset.classes)))
+
+
+def _read_part_sidecar(path: Path, dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> list[list]:
+    """Rows image_id, part, x0, y0, x1, y1 of a part-box sidecar, each checked against its image."""
+    if not path.is_file():
+        raise DataFormatError(f"{path}: part-box file missing")
+    image_ids = {record.path: record.image_id for record in dataset.images}
+    rows = []
+    with open(path, newline="", encoding="utf-8") as stream:
+        try:
+            reader = csv.reader(stream)
+            header = next(reader, [])
+            if header != SIDECAR_COLUMNS:
+                found = ",".join(header) or "nothing"
+                raise DataFormatError(f"{path}:1: expected header {','.join(SIDECAR_COLUMNS)}, got {found}")
+            for fields in reader:
+                if fields:
+                    rows.append(_part_row(fields, f"{path}:{reader.line_num}", image_ids, sizes))
+        except UnicodeDecodeError:
+            raise DataFormatError(f"{path}: not UTF-8 text") from None
+        except csv.Error as err:
+            raise DataFormatError(f"{path}:{reader.line_num}: not a CSV row ({err})") from None
+    return rows
+
+
+def _part_row(fields: list[str], where: str, image_ids: dict[str, str], sizes: dict[str, tuple[int, int]]) -> list:
+    if len(fields) != len(SIDECAR_COLUMNS):
+        raise DataFormatError(f"{where}: expected {len(SIDECAR_COLUMNS)} fields, found {len(fields)}")
+    image_path, part = fields[:2]
+    if image_path not in image_ids:
+        raise DataFormatError(f"{where}: '{image_path}' is not an image of the dataset")
+    if not part:
+        raise DataFormatError(f"{where}: empty part name")
+    x0, y0, x1, y1 = (parse_int(text, where, name) for text, name in zip(fields[2:], SIDECAR_COLUMNS[2:]))
+    image_id = image_ids[image_path]
+    width, height = sizes[image_id]
+    # Inclusive integer corners: the last pixel of the box must be a pixel of the image.
+    if not (0 <= x0 <= x1 < width and 0 <= y0 <= y1 < height):
+        raise DataFormatError(
+            f"{where}: {part} box ({x0}, {y0}, {x1}, {y1}) is inverted or lies outside image '{image_path}' "
+            f"of size {width}x{height}"
+        )
+    return [image_id, part, x0, y0, x1, y1]
 
 
 def _write_source(folder: Path, source: dict) -> None:

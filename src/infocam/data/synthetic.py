@@ -19,6 +19,7 @@ gzip header time 0.
 """
 
 import colorsys
+import csv
 import gzip
 import io
 import os
@@ -131,11 +132,11 @@ def write_cub_archive(
     max_size: int = 144,
     body_cue: float = 0.5,
 ) -> str:
-    """Write a CUB-200-2011-format .tgz (plus `<path>.md5`); return its md5."""
+    """Write a CUB-200-2011-format .tgz (plus `<path>.md5` and `<path>.parts.csv`); return its md5."""
     _check_options(n_classes, body_cue)
     rng = np.random.default_rng(seed)
     top = "CUB_200_2011"
-    images, labels, flags, boxes = [], [], [], []
+    images, labels, flags, boxes, heads = [], [], [], [], []
     classes = [f"{label + 1:03d}.{class_name(label)}" for label in range(n_classes)]
     with _TgzWriter(Path(path)) as archive:
         archive.add_folder(f"{top}/")
@@ -156,11 +157,13 @@ def write_cub_archive(
                 labels.append(f"{image_id} {label + 1}")
                 flags.append(f"{image_id} {0 if is_test[k] else 1}")
                 boxes.append(f"{image_id} {x0:.1f} {y0:.1f} {x1 - x0:.1f} {y1 - y0:.1f}")
+                heads.append((relative, specimen.head_box))
         archive.add_text(f"{top}/classes.txt", [f"{label + 1} {folder}" for label, folder in enumerate(classes)])
         archive.add_text(f"{top}/images.txt", images)
         archive.add_text(f"{top}/image_class_labels.txt", labels)
         archive.add_text(f"{top}/train_test_split.txt", flags)
         archive.add_text(f"{top}/bounding_boxes.txt", boxes)
+    _write_parts(Path(path), heads)
     return _write_md5(Path(path))
 
 
@@ -175,7 +178,7 @@ def write_tiny_archive(
     test_images: int = 10,
     body_cue: float = 0.5,
 ) -> str:
-    """Write a Tiny-ImageNet-200-format .zip (plus `<path>.md5`); return its md5.
+    """Write a Tiny-ImageNet-200-format .zip (plus `<path>.md5` and `<path>.parts.csv`); return its md5.
 
     The real format is 64x64; prepare_dataset rejects archives made with another `size`.
     """
@@ -183,6 +186,7 @@ def write_tiny_archive(
     rng = np.random.default_rng(seed)
     top = "tiny-imagenet-200"
     wnids = [f"n{90000000 + label:08d}" for label in range(n_classes)]
+    heads = []
     with _ZipWriter(Path(path)) as archive:
         archive.add_folder(f"{top}/")
         archive.add_text(f"{top}/wnids.txt", wnids)
@@ -198,6 +202,7 @@ def write_tiny_archive(
             for k in range(train_per_class):
                 specimen = draw_specimen(rng, size, size, label, body_cue, TINY_BODY_SPAN)
                 archive.add_file(f"{folder}/images/{wnid}_{k}.JPEG", _jpeg(specimen.image))
+                heads.append((f"train/{wnid}/images/{wnid}_{k}.JPEG", specimen.head_box))
                 lines.append(f"{wnid}_{k}.JPEG\t" + "\t".join(str(v) for v in specimen.box))
             archive.add_text(f"{folder}/{wnid}_boxes.txt", lines)
         archive.add_folder(f"{top}/val/")
@@ -206,6 +211,7 @@ def write_tiny_archive(
         for k, label in enumerate(rng.permutation(np.repeat(np.arange(n_classes), val_per_class))):
             specimen = draw_specimen(rng, size, size, int(label), body_cue, TINY_BODY_SPAN)
             archive.add_file(f"{top}/val/images/val_{k}.JPEG", _jpeg(specimen.image))
+            heads.append((f"val/images/val_{k}.JPEG", specimen.head_box))
             lines.append(f"val_{k}.JPEG\t{wnids[label]}\t" + "\t".join(str(v) for v in specimen.box))
         archive.add_text(f"{top}/val/val_annotations.txt", lines)
         archive.add_folder(f"{top}/test/")
@@ -213,7 +219,24 @@ def write_tiny_archive(
         for k in range(test_images):
             specimen = draw_specimen(rng, size, size, int(rng.integers(n_classes)), body_cue, TINY_BODY_SPAN)
             archive.add_file(f"{top}/test/images/test_{k}.JPEG", _jpeg(specimen.image))
+    _write_parts(Path(path), heads)  # test/ is unlabelled and not prepared: no rows
     return _write_md5(Path(path))
+
+
+def parts_path(archive: Path) -> Path:
+    """The part-box sidecar written beside a synthetic archive."""
+    archive = Path(archive)
+    return archive.with_name(f"{archive.name}.parts.csv")
+
+
+def _write_parts(archive: Path, heads: list[tuple[str, tuple[int, int, int, int]]]) -> None:
+    """Write `<archive>.parts.csv`: path (as the prepared image list has it, relative to the
+    image root), part, x0, y0, x1, y1 (inclusive corners, original pixels)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(["path", "part", "x0", "y0", "x1", "y1"])
+    writer.writerows([relative, "head", *box] for relative, box in heads)
+    write_text_atomic(parts_path(archive), text.getvalue())
 
 
 def _check_options(n_classes: int, body_cue: float) -> None:

@@ -25,6 +25,7 @@ REPO_ROOT = Path(__file__).resolve().parents[3]
 CODE_PATHS = ["src", "workflow", "Snakefile", "envs"]
 LOCK_FILE = REPO_ROOT / "envs" / "requirements.lock"
 SPLIT_FILES = ["train.csv", "val.csv", "test.csv", "boxes.csv", "classes.csv"]
+PART_FILE = "parts.csv"  # only where the data have part boxes (the synthetic datasets)
 SOURCE_RECORD = "source.json"  # written by `infocam prepare` into the prepared folder
 CONFIG_ENV = "INFOCAM_CONFIG_JSON"
 CONFIG_FILES_ENV = "INFOCAM_CONFIG_FILES"
@@ -103,9 +104,10 @@ def dataset_record(prepared_dir):
     prepared_dir = Path(prepared_dir)
     source_path = prepared_dir / SOURCE_RECORD
     source = json.loads(source_path.read_text()) if source_path.exists() else None
+    names = SPLIT_FILES + ([PART_FILE] if (prepared_dir / PART_FILE).is_file() else [])
     return {
         "prepared": str(prepared_dir),
-        "files_md5": {name: file_md5(prepared_dir / name) for name in SPLIT_FILES},
+        "files_md5": {name: file_md5(prepared_dir / name) for name in names},
         "source": source,
     }
 

@@ -3,6 +3,8 @@
 Localisation follows the field's reference conventions (docs/protocol.md): GT-known Loc is
 the share of test images whose box at tau = 0.2 has IoU >= 0.5 with a GT box; Top-1 Loc
 also needs the top-1 class to be right. Both are hits / images over the whole test split.
+Where the prepared data have head boxes (the synthetic data's parts.csv), peak_on_part says
+whether each map's peak lies on the head, the class's most discriminative part.
 """
 
 import json
@@ -15,15 +17,16 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from infocam.data.images import PreparedImages, eval_transform, load_boxes
+from infocam.data.images import PreparedImages, eval_transform, load_boxes, load_part_boxes
 from infocam.data.prepare import check_manifest
 from infocam.io import atomic_path, file_md5, write_text_atomic
 from infocam.provenance.records import base_record, dataset_record
 from infocam.wsol.cam import compute_cams, method_names
-from infocam.wsol.localize import CANVAS, BoxEvaluator, inclusive_boxes_to_canvas
+from infocam.wsol.localize import CANVAS, BoxEvaluator, inclusive_boxes_to_canvas, normalise_score_map
 from infocam.wsol.train import autocast_context, resolve_device, to_device, load_checkpoint_model
 
 IOU_HIT = 0.5
+NO_BOXES = np.zeros((0, 4))
 
 
 def gt_boxes_on_canvas(boxes, row, resize, crop):
@@ -70,6 +73,7 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
     model, checkpoint = load_checkpoint_model(checkpoint_path, device)
     test_set = PreparedImages(prepared_dir, "test", eval_transform(resize, crop))
     boxes = load_boxes(prepared_dir)
+    heads = load_part_boxes(prepared_dir, "head") or {}
     methods = method_names(settings.region_geometry)
     evaluators = {m: BoxEvaluator(max_box_acc=max_box_acc) for m in methods}
     loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0)
@@ -80,17 +84,21 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
         for i, index in enumerate(indices):
             row = test_set.table.iloc[index]
             gt = gt_boxes_on_canvas(boxes[str(row.image_id)], row, resize, crop)
+            head = gt_boxes_on_canvas(heads.get(str(row.image_id), NO_BOXES), row, resize, crop)
             record = {"image_id": row.image_id, "label": int(labels[i]), "pred_top1": int(top5[i, 0]),
-                      "top5": " ".join(map(str, top5[i])), "has_gt_box": len(gt) > 0}
+                      "top5": " ".join(map(str, top5[i])), "has_gt_box": len(gt) > 0, "has_part_box": len(head) > 0}
             record["correct_top1"] = record["pred_top1"] == record["label"]
             record["correct_top5"] = record["label"] in top5[i]
             for method in methods:
+                canvas_map = normalise_score_map(cams[method][i]) if len(gt) or len(head) else None
                 # An image whose every GT box lies outside the crop is not scored: no box, no IoU.
-                result = evaluators[method].add(cams[method][i], gt) if len(gt) else {"box": [-1] * 4, "iou": None}
+                result = evaluators[method].add_canvas_map(canvas_map, gt) if len(gt) else \
+                    {"box": [-1] * 4, "iou": None}
                 for name, value in zip(("x0", "y0", "x1", "y1"), result["box"]):
                     record[f"{method}_{name}"] = int(value)
                 record[f"{method}_iou"] = None if result["iou"] is None else round(float(result["iou"]), 6)
                 record[f"{method}_gt_coverage"] = round(gt_coverage(result["box"], gt), 6) if len(gt) else None
+                record[f"{method}_peak_on_part"] = peak_on_part(canvas_map, head) if len(head) else None
             records.append(record)
             map_size = list(cams["cam"].shape[-2:])
 
@@ -129,6 +137,7 @@ def metrics_from_records(frame, methods):
     metrics = {
         "n_test": len(frame),
         "n_no_gt_box": len(frame) - len(scored),
+        "n_part_boxes": int(frame["has_part_box"].astype(bool).sum()) if "has_part_box" in frame else 0,
         "top1_cls": 100.0 * frame["correct_top1"].mean(),
         "top5_cls": 100.0 * frame["correct_top5"].mean(),
         "methods": {},
@@ -157,13 +166,33 @@ def gt_coverage(box, gt_boxes):
     return float(np.max(width * height / areas))
 
 
+def peak_on_part(canvas_map, part_boxes):
+    """Whether the map's first maximum (row-major) lies in one of the part boxes on the canvas
+    (inclusive corners); an all-zero map, constant before normalising, has no peak."""
+    if not canvas_map.any():
+        return False
+    y, x = np.unravel_index(np.argmax(canvas_map), canvas_map.shape)
+    inside = (part_boxes[:, 0] <= x) & (x <= part_boxes[:, 2]) & (part_boxes[:, 1] <= y) & (y <= part_boxes[:, 3])
+    return bool(inside.any())
+
+
+def peak_on_part_share(scored, method):
+    """Share of the scored images with a part box whose map peaks on it; None when none has one."""
+    column = f"{method}_peak_on_part"
+    on_part = scored[column].dropna() if column in scored else []
+    return float(on_part.astype(bool).mean()) if len(on_part) else None
+
+
 def box_diagnostics(scored, method):
-    """mean_box_area (share of the canvas of the box at tau) and gt_coverage, when the records hold them."""
-    if f"{method}_x0" not in scored or f"{method}_gt_coverage" not in scored:
-        return {}
-    corners = [scored[f"{method}_{name}"].to_numpy(dtype=float) for name in ("x0", "y0", "x1", "y1")]
-    return {"mean_box_area": float(np.mean(box_area_share(*corners))),
-            "gt_coverage": float(scored[f"{method}_gt_coverage"].mean())}
+    """mean_box_area (share of the canvas of the box at tau) and gt_coverage, when the records hold them,
+    and peak_on_part (None without part boxes)."""
+    diagnostics = {}
+    if f"{method}_x0" in scored and f"{method}_gt_coverage" in scored:
+        corners = [scored[f"{method}_{name}"].to_numpy(dtype=float) for name in ("x0", "y0", "x1", "y1")]
+        diagnostics.update(mean_box_area=float(np.mean(box_area_share(*corners))),
+                           gt_coverage=float(scored[f"{method}_gt_coverage"].mean()))
+    diagnostics["peak_on_part"] = peak_on_part_share(scored, method)
+    return diagnostics
 
 
 def summarize(frame, evaluators, max_box_acc):

@@ -238,7 +238,14 @@ class BoxEvaluator:
         best IoU over the GT boxes) and correct (iou >= 0.5).
         """
         gt_boxes = _checked_gt_boxes(gt_boxes_224)
-        quantised = quantise(normalise_score_map(score_map))
+        return self.add_canvas_map(normalise_score_map(score_map), gt_boxes)
+
+    def add_canvas_map(self, canvas_map, gt_boxes_224):
+        """`add` for a map that normalise_score_map has already made, for callers that also use it."""
+        gt_boxes = _checked_gt_boxes(gt_boxes_224)
+        if np.shape(canvas_map) != (CANVAS, CANVAS):
+            raise ValueError(f"canvas map: expected shape ({CANVAS}, {CANVAS}), got {np.shape(canvas_map)}")
+        quantised = quantise(canvas_map)
         cutoffs = threshold_cutoffs(quantised, self._taus)
         largest_boxes, largest_iou, best_iou = _scores_per_mask(quantised, cutoffs, gt_boxes)
 
