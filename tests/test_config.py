@@ -54,6 +54,11 @@ def test_validation_fills_in_a_schema_default(default_config):
         (lambda c: c["model"].update(pretrained=True), "model.pretrained"),  # width 0.125: no such weights
         (lambda c: c["datasets"]["cub"].update(source="local", path="/no/such/CUB_200_2011.tgz", md5=None),
          "datasets.cub.path"),
+        (lambda c: c["pretraining"].pop("hyper"), "pretraining.hyper"),
+        (lambda c: c["pretraining"].update(crop=96), "pretraining.crop"),  # resize 80
+        (lambda c: c["pretraining"]["synthetic"].update(first_class=30), "pretraining.synthetic"),  # 30 + 8 > 32
+        (lambda c: c["datasets"].update(pretrain=copy.deepcopy(c["datasets"]["cub"])), "datasets.pretrain"),
+        (lambda c: c["model"].update(pretrained=True, width=1.0), "pretraining.enabled"),  # ImageNet or synthetic
     ],
 )
 def test_broken_config_names_the_key(default_config, edit, key):

@@ -67,7 +67,8 @@ def test_default_config_plans_the_full_grid(tmp_path):
     counts = dict(line.split() for line in result.stdout.splitlines()
                   if len(line.split()) == 2 and line.split()[1].isdigit())
     assert counts["train"] == "8" and counts["evaluate"] == "8"
-    assert counts["synthesize_archive"] == "2" and counts["prepare_dataset"] == "2" and counts["table"] == "4"
+    assert counts["synthesize_archive"] == "3" and counts["prepare_dataset"] == "3" and counts["table"] == "4"
+    assert counts["pretrain"] == "2"  # one per backbone, on the synthetic pretraining corpus
 
 
 @pytest.mark.slow

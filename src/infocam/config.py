@@ -100,6 +100,7 @@ def validate_config(config, schema_path=SCHEMA):
         _check_dataset(name, dataset)
     _check_mi(config["mi"])
     _check_model(config["model"])
+    _check_pretraining(config["pretraining"], config["model"], config["datasets"])
     return config
 
 
@@ -109,6 +110,27 @@ def _check_model(model):
                           f"model.width is {model['width']}")
 
 
+PRETRAINING_KEYS = ("synthetic", "resize", "crop", "epochs", "lr_step", "hyper")
+
+
+def _check_pretraining(pretraining, model, datasets):
+    if not pretraining["enabled"]:
+        return
+    if "pretrain" in datasets:
+        raise ConfigError("config key 'datasets.pretrain': the name is taken by the pretraining corpus "
+                          "(pretraining.enabled is true); rename the dataset")
+    if model["pretrained"]:
+        raise ConfigError("config key 'pretraining.enabled': the cells start from ImageNet weights "
+                          "(model.pretrained is true); turn one of the two off")
+    for key in PRETRAINING_KEYS:
+        if key not in pretraining:
+            raise ConfigError(f"config key 'pretraining.{key}': required when pretraining.enabled is true")
+    _check_synthetic("pretraining.synthetic", pretraining["synthetic"])
+    if pretraining["crop"] > pretraining["resize"]:
+        raise ConfigError(f"config key 'pretraining.crop': {pretraining['crop']} is larger than "
+                          f"resize {pretraining['resize']}")
+
+
 def _check_dataset(name, dataset):
     key = f"datasets.{name}"
     if dataset["crop"] > dataset["resize"]:
@@ -116,6 +138,8 @@ def _check_dataset(name, dataset):
     needs = {"synthetic": "synthetic", "url": "url", "local": "path"}[dataset["source"]]
     if needs not in dataset:
         raise ConfigError(f"config key '{key}.{needs}': required when source is '{dataset['source']}'")
+    if "synthetic" in dataset:
+        _check_synthetic(f"{key}.synthetic", dataset["synthetic"])
     if dataset["source"] == "local" and not os.path.exists(dataset["path"]):
         raise ConfigError(f"config key '{key}.path': {dataset['path']} does not exist (source is 'local')")
     # An extracted copy (source local, path a folder) is read as it is: there is no archive to checksum.
@@ -124,6 +148,15 @@ def _check_dataset(name, dataset):
         local = "path is an archive (a folder holding an extracted copy needs none)"
         when = "source is 'url'" if dataset["source"] == "url" else local
         raise ConfigError(f"config key '{key}.md5': required when {when}")
+
+
+def _check_synthetic(key, synthetic):
+    from infocam.data.synthetic import MAX_CLASSES
+
+    last = synthetic["first_class"] + synthetic["n_classes"]
+    if last > MAX_CLASSES:
+        raise ConfigError(f"config key '{key}': classes {synthetic['first_class']}..{last - 1} asked for, "
+                          f"the generator draws classes 0..{MAX_CLASSES - 1}")
 
 
 def _check_mi(mi):

@@ -127,3 +127,28 @@ def test_a_changed_image_in_the_prepared_folder_is_caught_before_training(prepar
     image.write_bytes(image.read_bytes()[:-8])
     with pytest.raises(DataFormatError, match=f"{image}: changed since preparation"):
         run(copy, tmp_path, dataclasses.replace(SETTINGS, epochs=1))
+
+
+def test_a_cell_starts_from_the_pretrained_backbone_but_not_its_classifier(prepared, tmp_path, monkeypatch):
+    pretrained = run(prepared, tmp_path / "pre", dataclasses.replace(SETTINGS, adl=False, epochs=1))
+    seen = {}
+    real_optimizer = train.make_optimizer
+
+    def record_start(model, settings):  # the weights just before the first step
+        seen.update({key: value.clone() for key, value in model.state_dict().items()})
+        return real_optimizer(model, settings)
+
+    monkeypatch.setattr(train, "make_optimizer", record_start)
+    tuned = run(prepared, tmp_path / "tuned", dataclasses.replace(SETTINGS, init_from=str(tmp_path / "pre" / "best.pt")))
+    for key, value in pretrained["model"].items():
+        assert torch.equal(seen[key], value) != key.startswith("fc."), key
+    assert tuned["init_md5"] == train.file_md5(tmp_path / "pre" / "best.pt")
+    assert run(prepared, tmp_path / "scratch", dataclasses.replace(SETTINGS, epochs=1))["init_md5"] is None
+
+
+def test_a_pretrained_checkpoint_of_another_width_is_one_clear_error(prepared, tmp_path):
+    run(prepared, tmp_path / "pre", dataclasses.replace(SETTINGS, epochs=1, width=0.125))
+    with pytest.raises(ValueError) as error:
+        run(prepared, tmp_path / "tuned", dataclasses.replace(SETTINGS, init_from=str(tmp_path / "pre" / "best.pt")))
+    assert str(tmp_path / "pre" / "best.pt") in str(error.value) and "\n" not in str(error.value)
+    assert not (tmp_path / "tuned" / "best.pt").exists()

@@ -42,6 +42,15 @@ TRAINING = config["training"]
 MODEL = config["model"]
 EVALUATION = config["evaluation"]
 CELL = "{backbone}-{adl}-{loss}-s{seed}"
+PRETRAINING = config["pretraining"]
+PRETRAIN_DATASET = "pretrain"
+# Every dataset the data rules write and prepare: the grid's, and the pretraining corpus when it is on.
+DATA_SOURCES = dict(DATASETS)
+if PRETRAINING["enabled"]:
+    DATA_SOURCES[PRETRAIN_DATASET] = {
+        "format": PRETRAINING["format"], "source": "synthetic", "archive": PRETRAINING["archive"], "md5": None,
+        "synthetic": PRETRAINING["synthetic"],
+    }
 
 
 def _alternatives(names):
@@ -49,7 +58,7 @@ def _alternatives(names):
 
 
 wildcard_constraints:
-    dataset=_alternatives(DATASETS),
+    dataset=_alternatives(DATA_SOURCES),
     backbone="vgg16|resnet50",
     adl="adl|noadl",
     loss="softmax|pc_softmax",
@@ -76,7 +85,7 @@ def summaries(datasets, losses=("softmax",)):
 
 
 def raw_archive(dataset):
-    spec = DATASETS[dataset]
+    spec = DATA_SOURCES[dataset]
     if spec["source"] == "local":
         return spec["path"]
     return f"data/raw/{dataset}/{spec['archive']}"
@@ -84,17 +93,17 @@ def raw_archive(dataset):
 
 def part_boxes(dataset):
     """The part-box sidecar a synthetic archive comes with; real data have none."""
-    if DATASETS[dataset]["source"] != "synthetic":
+    if DATA_SOURCES[dataset]["source"] != "synthetic":
         return []
     return f"{raw_archive(dataset)}.parts.csv"
 
 
 def dataset_setting(key):
-    return lambda wildcards: DATASETS[wildcards.dataset][key]
+    return lambda wildcards: DATA_SOURCES[wildcards.dataset][key]
 
 
 def checksum_options(wildcards, input):
-    spec = DATASETS[wildcards.dataset]
+    spec = DATA_SOURCES[wildcards.dataset]
     if spec["source"] == "synthetic":
         return f"--md5-file {input.archive}.md5"
     return f"--md5 {spec['md5']}"
@@ -112,7 +121,7 @@ def parts_options(wildcards, input):
 
 
 def expected_options(wildcards):
-    expected = DATASETS[wildcards.dataset].get("expected") or {}
+    expected = DATA_SOURCES[wildcards.dataset].get("expected") or {}
     return " ".join(f"--expect {key}={value}" for key, value in sorted(expected.items()))
 
 
@@ -128,7 +137,23 @@ def train_settings(wildcards):
         **MODEL, **TRAINING, **dataset["hyper"][wildcards.backbone],
         "resize": dataset["resize"], "crop": dataset["crop"], "device": config["device"],
         "backbone": wildcards.backbone, "adl": wildcards.adl == "adl", "loss": wildcards.loss,
-        "seed": int(wildcards.seed),
+        "seed": int(wildcards.seed), "init_from": pretrained_checkpoint(wildcards.backbone) or None,
+    })
+
+
+def pretrained_checkpoint(backbone):
+    """The pretraining stage's checkpoint every cell of `backbone` starts from ([] when pretraining is off)."""
+    return f"results/pretrain/{backbone}.pt" if PRETRAINING["enabled"] else []
+
+
+def pretrain_settings(wildcards):
+    """TrainSettings of the pretraining run of one backbone: training's settings, the corpus's sizes."""
+    return as_settings({
+        **MODEL, **TRAINING, **PRETRAINING["hyper"][wildcards.backbone],
+        "epochs": PRETRAINING["epochs"], "lr_step": PRETRAINING["lr_step"],
+        "resize": PRETRAINING["resize"], "crop": PRETRAINING["crop"],
+        "device": config["device"], "backbone": wildcards.backbone, "adl": False, "loss": "softmax",
+        "seed": PRETRAINING["seed"], "init_from": None,
     })
 
 
@@ -169,6 +194,9 @@ def dataset_dvc_records(datasets):
     paths = []
     for dataset in datasets:
         paths += [raw_archive(dataset), f"data/prepared/{dataset}", *checkpoints(dataset)]
+    if datasets and PRETRAINING["enabled"]:
+        paths += [raw_archive(PRETRAIN_DATASET), f"data/prepared/{PRETRAIN_DATASET}"]
+        paths += [pretrained_checkpoint(backbone) for backbone in GRID["backbones"]]
     return dvc_records(paths)
 
 

@@ -1,7 +1,7 @@
 from infocam.data.mnist import MNIST_FILES
 
-SYNTHETIC = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
-DOWNLOADED = [name for name, spec in DATASETS.items() if spec["source"] == "url"]
+SYNTHETIC = [name for name, spec in DATA_SOURCES.items() if spec["source"] == "synthetic"]
+DOWNLOADED = [name for name, spec in DATA_SOURCES.items() if spec["source"] == "url"]
 
 
 # Downloads run on the machine Snakemake runs on (a cluster's login node), not on compute nodes.
@@ -17,10 +17,10 @@ rule synthesize_archive:
         parts="data/raw/{dataset}/{archive}.parts.csv",
     wildcard_constraints:
         dataset=_alternatives(SYNTHETIC) or "^$",
-        archive=_alternatives(DATASETS[name]["archive"] for name in DATASETS),
+        archive=_alternatives(spec["archive"] for spec in DATA_SOURCES.values()),
     params:
         fmt=dataset_setting("format"),
-        settings=lambda wildcards: as_settings(DATASETS[wildcards.dataset]["synthetic"]),
+        settings=lambda wildcards: as_settings(DATA_SOURCES[wildcards.dataset]["synthetic"]),
     log:
         "logs/synthesize/{dataset}/{archive}.log",
     benchmark:
@@ -41,7 +41,7 @@ rule download_archive:
         "data/raw/{dataset}/{archive}",
     wildcard_constraints:
         dataset=_alternatives(DOWNLOADED) or "^$",
-        archive=_alternatives(DATASETS[name]["archive"] for name in DATASETS),
+        archive=_alternatives(spec["archive"] for spec in DATA_SOURCES.values()),
     params:
         url=dataset_setting("url"),
         md5=dataset_setting("md5"),

@@ -12,7 +12,7 @@ rule dvc_track:
     output:
         "{tracked}.dvc",
     wildcard_constraints:
-        tracked=r"(data/raw|data/prepared|results/checkpoints|results/double_digit)/.+",
+        tracked=r"(data/raw|data/prepared|results/pretrain|results/checkpoints|results/double_digit)/.+",
     params:
         remote=f"--remote {DVC['remote']}" if DVC.get("remote") else "",
     log:

@@ -1,6 +1,7 @@
 rule train:
     input:
         data="data/prepared/{dataset}",
+        init=lambda wildcards: pretrained_checkpoint(wildcards.backbone),
     output:
         checkpoint=f"results/checkpoints/{{dataset}}/{CELL}.pt",
         history=f"results/train/{{dataset}}/{CELL}/history.csv",
@@ -11,6 +12,34 @@ rule train:
         f"logs/train/{{dataset}}/{CELL}.log",
     benchmark:
         f"results/benchmarks/train/{{dataset}}/{CELL}.tsv"
+    conda:
+        CONDA_ENV
+    threads: config["threads"]
+    resources:
+        mem_mb=8000,
+        runtime=60 * 24,
+        gpu=USES_GPU,
+    shell:
+        "infocam train --data {input.data} --checkpoint {output.checkpoint}"
+        " --history {output.history} --resume {params.resume} --settings {params.settings:q}"
+        " --threads {threads} > {log} 2>&1"
+
+
+# The synthetic stand-in for ImageNet pretraining (config key pretraining): one run per backbone on
+# a corpus of other classes; every cell of that backbone starts from its weights (fc excepted).
+rule pretrain:
+    input:
+        data=f"data/prepared/{PRETRAIN_DATASET}",
+    output:
+        checkpoint="results/pretrain/{backbone}.pt",
+        history="results/pretrain/{backbone}/history.csv",
+    params:
+        resume="results/pretrain/{backbone}/resume.pt",
+        settings=pretrain_settings,
+    log:
+        "logs/pretrain/{backbone}.log",
+    benchmark:
+        "results/benchmarks/pretrain/{backbone}.tsv"
     conda:
         CONDA_ENV
     threads: config["threads"]

@@ -118,12 +118,13 @@ class SyntheticSettings:
     heldout_per_class: int  # CUB: test-list images per class; Tiny-ImageNet: val images per class
     seed: int = 0
     first_class: int = 0  # the dataset's classes are first_class .. first_class + n_classes - 1
+    body_cue: float = 0.5  # probability that a body wears its class's stripes
 
 
 def write_synthetic_archive(fmt, path, settings):
     """The archive of `settings` in format `fmt` ('cub' .tgz or 'tiny' .zip); return its md5."""
     common = dict(n_classes=settings.n_classes, train_per_class=settings.train_per_class, seed=settings.seed,
-                  first_class=settings.first_class)
+                  first_class=settings.first_class, body_cue=settings.body_cue)
     if fmt == "cub":
         return write_cub_archive(path, test_per_class=settings.heldout_per_class, **common)
     return write_tiny_archive(path, val_per_class=settings.heldout_per_class, **common)

@@ -1,7 +1,8 @@
 """`infocam audit <table.csv>`: does every number in a table still trace back to its sources?
 
 For the localisation tables (1, 3, 4, 5) each row is followed down the chain
-    table cell -> evaluation summaries -> per-image records -> checkpoint -> split -> raw archive
+    table cell -> evaluation summaries -> per-image records -> checkpoint (-> the pretrained
+    checkpoint it started from) -> split -> raw archive
 checking at each link that the file's md5 is the one recorded one level up and, for the
 DVC-tracked files (checkpoint, prepared dataset, archive), the one DVC records; the row's
 numbers are recomputed from the per-image records. For the other tables (MI, PC-softmax,
@@ -264,7 +265,8 @@ def metrics_from_per_image(per_image_path, methods):
 
 
 def check_summary_chain(path, summary, report):
-    """summary -> per-image records -> checkpoint -> split -> raw archive; True when every link holds."""
+    """summary -> per-image records -> checkpoint (-> its pretrained start) -> split -> raw archive;
+    True when every link holds."""
     provenance = summary["provenance"]
     before = len(report.broken)
     per_image = provenance["per_image"]
@@ -278,6 +280,10 @@ def check_summary_chain(path, summary, report):
     checkpoint = provenance["checkpoint"]
     if check_md5(checkpoint["path"], checkpoint["md5"], f"{path} -> checkpoint {checkpoint['path']}", report):
         check_dvc(checkpoint["path"], f"checkpoint {checkpoint['path']}", report)
+    pretrained = provenance.get("pretrained")
+    if pretrained and check_md5(pretrained["path"], pretrained["md5"],
+                                f"{checkpoint['path']} -> pretrained {pretrained['path']}", report):
+        check_dvc(pretrained["path"], f"pretrained checkpoint {pretrained['path']}", report)
     check_dataset(provenance["dataset"], path, report)
     return len(report.broken) == before
 

@@ -122,12 +122,19 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
             "training": checkpoint["settings"],
         },
         checkpoint={"path": str(checkpoint_path), "md5": file_md5(checkpoint_path)},
+        pretrained=pretrained_record(checkpoint),
         per_image={"path": str(per_image_path), "md5": file_md5(per_image_path)},
         dataset=dataset_record(prepared_dir),
     )
     summary["provenance"] = provenance
     write_text_atomic(summary_path, json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def pretrained_record(checkpoint):
+    """The checkpoint the cell's training started from (pretraining), as recorded at training time; or None."""
+    init_from = checkpoint["settings"].get("init_from")
+    return {"path": init_from, "md5": checkpoint.get("init_md5")} if init_from else None
 
 
 def metrics_from_records(frame, methods):

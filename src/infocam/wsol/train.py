@@ -14,7 +14,7 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from infocam.io import CorruptFileError, atomic_path, load_torch_file
+from infocam.io import CorruptFileError, atomic_path, file_md5, load_torch_file
 from infocam.preemption import Preempted, signals_as_flag
 from infocam.data.images import PreparedImages, eval_transform, load_classes, train_transform
 from infocam.data.prepare import check_manifest
@@ -51,6 +51,7 @@ class TrainSettings:
     channels_last: bool = False
     cache_images: bool = False
     optimizer: str = "sgd"
+    init_from: str | None = None  # a checkpoint of the same backbone (pretraining): every weight but fc
 
 
 def cuda_problem():
@@ -223,6 +224,8 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         adl_drop_rate=settings.adl_drop_rate,
         pretrained=settings.pretrained,
     ).to(device)
+    if settings.init_from:
+        load_backbone_weights(model, settings.init_from)
     if settings.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = make_optimizer(model, settings)
@@ -291,6 +294,7 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         "val_top1": best["val_top1"],
         "classes": classes,
         "settings": asdict(settings),
+        "init_md5": file_md5(settings.init_from) if settings.init_from else None,
     }
     write_history(history, history_path)
     atomic_save(checkpoint, checkpoint_path)
@@ -298,6 +302,18 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         os.remove(resume_path)
     print(f"best val top-1 {best['val_top1']:.2f}% at epoch {best['epoch']}")
     return checkpoint
+
+
+def load_backbone_weights(model, checkpoint_path):
+    """Copy every weight but the fc layer's from a train_cell checkpoint of the same backbone and width."""
+    state = load_torch_file(checkpoint_path, "pretrained checkpoint")["model"]
+    backbone = {key: value for key, value in state.items() if not key.startswith("fc.")}
+    own = {key: value for key, value in model.state_dict().items() if not key.startswith("fc.")}
+    mismatched = sorted(key for key in own if key not in backbone or backbone[key].shape != own[key].shape)
+    if mismatched or len(backbone) != len(own):
+        raise ValueError(f"{checkpoint_path}: not a checkpoint of this backbone and width "
+                         f"(first differing weight: {(mismatched or sorted(set(backbone) - set(own)))[0]})")
+    model.load_state_dict(backbone, strict=False)
 
 
 def _cpu_state(model):
