@@ -37,6 +37,7 @@ git -C "$tables_clone" status --porcelain > "$work/git_status.txt"
 # Keep what `make tables` built (tables, figures, provenance) before the table1-only rerun.
 mkdir -p "$work/make_tables_results"
 cp "$tables_clone"/results/*.{csv,md,json} "$tables_clone"/results/figures/*.png "$work/make_tables_results/" 2>/dev/null || true
+cp -r "$tables_clone"/results/{eval,benchmarks,pretrain} "$work/make_tables_results/" 2>/dev/null || true
 rm -rf "$tables_clone"/{data,results,logs,.snakemake}
 timed snakemake_table1 "$tables_clone" env PATH="$tables_clone/.venv/bin:$PATH" snakemake results/table1.csv
 cp "$tables_clone/results/table1.md" "$work/table1.md" 2>/dev/null || true
