@@ -110,14 +110,12 @@ def checksum_options(wildcards, input):
 
 
 def prepare_source_options(wildcards, input):
-    """An archive with its checksum, or (datasets.<name>.path a folder) an extracted copy read in place."""
+    """An archive with its checksum (and a synthetic archive's head boxes), or (datasets.<name>.path a
+    folder) an extracted copy read in place."""
     if os.path.isdir(input.archive):
         return f"--extracted {input.archive}"
-    return f"--archive {input.archive} {checksum_options(wildcards, input)}"
-
-
-def parts_options(wildcards, input):
-    return f"--parts {input.parts}" if input.parts else ""
+    parts = f" --parts {input.parts}" if input.parts else ""
+    return f"--archive {input.archive} {checksum_options(wildcards, input)}{parts}"
 
 
 def expected_options(wildcards):

@@ -88,7 +88,6 @@ rule prepare_dataset:
     params:
         fmt=dataset_setting("format"),
         source=prepare_source_options,
-        parts=parts_options,
         expected=expected_options,
     log:
         "logs/prepare/{dataset}.log",
@@ -101,5 +100,5 @@ rule prepare_dataset:
         mem_mb=4000,
         runtime=60,
     shell:
-        "infocam prepare --format {params.fmt} {params.source} {params.parts}"
+        "infocam prepare --format {params.fmt} {params.source}"
         " {params.expected} --out {output} > {log} 2>&1"
