@@ -26,7 +26,7 @@ TARGET = "results/table1.csv"
 SNAKEMAKE_TIMEOUT_S = 900
 SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 SBATCH_CALL = re.compile(r"^sbatch call: (sbatch .*)$", re.MULTILINE)
-GPU_RULES = ("train", "evaluate")
+GPU_RULES = ("pretrain", "train", "evaluate")
 
 
 def reason_it_cannot_run():
@@ -89,14 +89,14 @@ def test_every_job_went_through_sbatch(slurm_run):
     _, log = slurm_run
     # One log folder per job; a retried job (profile `retries`) adds a log to its folder.
     jobs = {rule: {os.path.dirname(path) for path in paths} for rule, paths in submitted_logs(log).items()}
-    expected = {"synthesize_archive": 2, "prepare_dataset": 2, "train": 4, "evaluate": 4, "table": 1}
+    expected = {"synthesize_archive": 3, "prepare_dataset": 3, "pretrain": 1, "train": 4, "evaluate": 4, "table": 1}
     assert {rule: len(folders) for rule, folders in jobs.items()} == expected
     calls = SBATCH_CALL.findall(log)
     assert len(calls) == len(SUBMITTED.findall(log)) >= sum(expected.values())
     gpu_calls = [call for call in calls if "--gpus=1" in call]
-    assert len(gpu_calls) >= 8
-    assert all(re.search(r"--comment rule_(train|evaluate)_", call) for call in gpu_calls)
-    assert all("-t 1440 " in call for call in calls if "--comment rule_train_" in call)
+    assert len(gpu_calls) >= 9
+    assert all(re.search(r"--comment rule_(pretrain|train|evaluate)_", call) for call in gpu_calls)
+    assert all("-t 1440 " in call for call in calls if re.search(r"--comment rule_(pre)?train_", call))
 
 
 def test_gpu_jobs_see_their_gres_and_others_do_not(slurm_run):
