@@ -86,6 +86,9 @@ def test_tiny_config_builds_every_table(tmp_path):
     per_image = pd.read_csv(tmp_path / "results/eval/cub/vgg16-adl-softmax-s0/per_image.csv.gz")
     assert len(per_image) == summary["n_test"]
     assert summary["methods"]["cam"]["gt_loc"] == pytest.approx(100 * (per_image.cam_iou >= 0.5).mean())
+    assert summary["map_size"] == [4, 4]  # datasets.cub.output_stride.vgg16: 8 on 32-pixel crops
+    resnet = json.loads((tmp_path / "results/eval/cub/resnet50-adl-softmax-s0/summary.json").read_text())
+    assert resnet["map_size"] == [2, 2]
     history = pd.read_csv(tmp_path / "results/train/cub/vgg16-adl-softmax-s0/history.csv")
     assert list(history.epoch) == [1, 2]
     assert not list((tmp_path / "results/train").rglob("resume.pt"))

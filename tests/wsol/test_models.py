@@ -24,6 +24,22 @@ def test_feature_maps_have_output_stride_16(backbone, size, map_size):
     assert logits.shape == (2, 7)
 
 
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_output_stride_8_doubles_the_map_with_the_same_weights(backbone):
+    coarse = build_model(backbone, 7, width=SMALL).eval()
+    fine = build_model(backbone, 7, width=SMALL, output_stride=8).eval()
+    assert {k: v.shape for k, v in fine.state_dict().items()} == {k: v.shape for k, v in coarse.state_dict().items()}
+    fine.load_state_dict(coarse.state_dict())
+    with torch.no_grad():
+        features = fine.feature_maps(torch.randn(1, 3, 112, 112))
+    assert features.shape[-2:] == (14, 14)
+
+
+def test_output_stride_other_than_16_or_8_is_refused():
+    with pytest.raises(ValueError, match="output_stride must be one of 16, 8, got 4"):
+        build_model("vgg16", 3, width=SMALL, output_stride=4)
+
+
 def test_scaled_channels_rounds_to_multiples_of_8_with_a_floor():
     assert scaled_channels(512, 1.0) == 512
     assert scaled_channels(512, 0.125) == 64

@@ -152,3 +152,10 @@ def test_a_pretrained_checkpoint_of_another_width_is_one_clear_error(prepared, t
         run(prepared, tmp_path / "tuned", dataclasses.replace(SETTINGS, init_from=str(tmp_path / "pre" / "best.pt")))
     assert str(tmp_path / "pre" / "best.pt") in str(error.value) and "\n" not in str(error.value)
     assert not (tmp_path / "tuned" / "best.pt").exists()
+
+
+def test_the_checkpoint_rebuilds_the_network_at_its_output_stride(prepared, tmp_path):
+    run(prepared, tmp_path, dataclasses.replace(SETTINGS, epochs=1, output_stride=8))
+    model, _ = train.load_checkpoint_model(tmp_path / "best.pt", torch.device("cpu"))
+    with torch.no_grad():
+        assert model.feature_maps(torch.zeros(1, 3, 32, 32)).shape[-2:] == (4, 4)  # 32 / 8

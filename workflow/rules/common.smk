@@ -136,6 +136,7 @@ def train_settings(wildcards):
         "resize": dataset["resize"], "crop": dataset["crop"], "device": config["device"],
         "backbone": wildcards.backbone, "adl": wildcards.adl == "adl", "loss": wildcards.loss,
         "seed": int(wildcards.seed), "init_from": pretrained_checkpoint(wildcards.backbone) or None,
+        "output_stride": dataset["output_stride"][wildcards.backbone],
     })
 
 

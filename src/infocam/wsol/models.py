@@ -23,6 +23,7 @@ VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "
 VGG16_ADL_AFTER_POOLS = (3, 4)
 RESNET50_BLOCKS = (3, 4, 6, 3)
 RESNET50_ADL_AFTER = {"layer3": (0,), "layer4": (0, 2)}
+OUTPUT_STRIDES = (16, 8)
 CHANNEL_MULTIPLE = 8
 
 
@@ -101,13 +102,17 @@ class VGG16GAP(GAPClassifier):
     self.features has torchvision's vgg16 layout (indices 0-29), so its ImageNet conv weights
     load by name. ADL, when on, follows pool3, pool4 and conv5_3's ReLU; it holds no
     parameters and lives in self.adl, keyed by the features index it follows, so the state
-    dict is the same with and without ADL. Output stride 16.
+    dict is the same with and without ADL. Output stride 16, or 8 with pool4 an identity (the
+    same layout and weights, class maps twice as fine).
     """
 
     def __init__(self, num_classes: int, width: float = 1.0, adl: bool = False,
-                 adl_drop_rate: float = 0.75, adl_threshold: float = 0.8):
+                 adl_drop_rate: float = 0.75, adl_threshold: float = 0.8, output_stride: int = 16):
         super().__init__()
         self.features, channels, adl_positions = self._make_features(width)
+        if output_stride == 8:
+            pool4 = adl_positions[1]
+            self.features[pool4] = nn.Identity()
         conv6_channels = scaled_channels(1024, width)
         self.conv6 = nn.Sequential(nn.Conv2d(channels, conv6_channels, 3, padding=1), nn.ReLU(inplace=True))
         self.fc = nn.Linear(conv6_channels, num_classes)
@@ -156,21 +161,24 @@ class VGG16GAP(GAPClassifier):
 class ResNet50GAP(GAPClassifier):
     """torchvision-layout Bottleneck ResNet50 with layer4 at stride 1 (output stride 16), GAP, fc.
 
+    Output stride 8 puts layer3 at stride 1 too (the same weights, class maps twice as fine).
+
     Module names match torchvision's resnet50, so its state dict loads at width 1. ADL, when on,
     follows layer3 block 0 and layer4 blocks 0 and 2; it holds no parameters and lives in
     self.adl so that it does not shift the block indices.
     """
 
     def __init__(self, num_classes: int, width: float = 1.0, adl: bool = False,
-                 adl_drop_rate: float = 0.75, adl_threshold: float = 0.9):
+                 adl_drop_rate: float = 0.75, adl_threshold: float = 0.9, output_stride: int = 16):
         super().__init__()
+        strides = (1, 2, 2, 1) if output_stride == 16 else (1, 2, 1, 1)
         stem_channels = scaled_channels(64, width)
         self.conv1 = nn.Conv2d(3, stem_channels, 7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(stem_channels)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         in_channels = stem_channels
-        for index, (blocks, stride) in enumerate(zip(RESNET50_BLOCKS, (1, 2, 2, 1))):
+        for index, (blocks, stride) in enumerate(zip(RESNET50_BLOCKS, strides)):
             planes = scaled_channels(64 * 2**index, width)
             layer, in_channels = self._make_layer(in_channels, planes, blocks, stride)
             setattr(self, f"layer{index + 1}", layer)
@@ -216,10 +224,11 @@ class ResNet50GAP(GAPClassifier):
 
 def build_model(backbone: str, num_classes: int, *, width: float = 1.0, adl: bool = False,
                 adl_drop_rate: float = 0.75, adl_threshold: float | None = None,
-                pretrained: bool = False) -> GAPClassifier:
+                pretrained: bool = False, output_stride: int = 16) -> GAPClassifier:
     """Build VGG16-GAP or ResNet50 (GAP + fc) for num_classes, optionally with ADL and ImageNet weights.
 
     adl_threshold None means the backbone's default (0.8 for VGG16, 0.9 for ResNet50).
+    output_stride 16 is the papers' networks; 8 gives class maps twice as fine from the same weights.
     """
     if backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
@@ -229,9 +238,11 @@ def build_model(backbone: str, num_classes: int, *, width: float = 1.0, adl: boo
         raise ValueError(f"width must be positive, got {width}")
     if pretrained and width != 1.0:
         raise ValueError(f"pretrained weights need width 1.0, got width {width}")
+    if output_stride not in OUTPUT_STRIDES:
+        raise ValueError(f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))}, got {output_stride!r}")
     threshold = DEFAULT_ADL_THRESHOLD[backbone] if adl_threshold is None else adl_threshold
     model_class = VGG16GAP if backbone == "vgg16" else ResNet50GAP
-    model = model_class(num_classes, width, adl, adl_drop_rate, threshold)
+    model = model_class(num_classes, width, adl, adl_drop_rate, threshold, output_stride)
     if pretrained:
         load_imagenet_weights(model, backbone)
     return model

@@ -52,6 +52,7 @@ class TrainSettings:
     cache_images: bool = False
     optimizer: str = "sgd"
     init_from: str | None = None  # a checkpoint of the same backbone (pretraining): every weight but fc
+    output_stride: int = 16
 
 
 def cuda_problem():
@@ -223,6 +224,7 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         adl=settings.adl,
         adl_drop_rate=settings.adl_drop_rate,
         pretrained=settings.pretrained,
+        output_stride=settings.output_stride,
     ).to(device)
     if settings.init_from:
         load_backbone_weights(model, settings.init_from)
@@ -331,6 +333,7 @@ def load_checkpoint_model(checkpoint_path, device):
         adl=settings["adl"],
         adl_drop_rate=settings["adl_drop_rate"],
         pretrained=False,
+        output_stride=settings.get("output_stride", 16),
     )
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), checkpoint
