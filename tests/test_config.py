@@ -58,6 +58,10 @@ def test_validation_fills_in_a_schema_default(default_config):
         (lambda c: c["pretraining"].update(crop=96), "pretraining.crop"),  # resize 80
         (lambda c: c["pretraining"]["synthetic"].update(first_class=30), "pretraining.synthetic"),  # 30 + 8 > 32
         (lambda c: c["datasets"].update(pretrain=copy.deepcopy(c["datasets"]["cub"])), "datasets.pretrain"),
+        (lambda c: c["datasets"]["cub"]["synthetic"].update(min_size=500, max_size=375),
+         "datasets.cub.synthetic.min_size"),
+        (lambda c: c["datasets"]["tiny"]["synthetic"].update(max_size=500), "datasets.tiny.synthetic.min_size"),
+        (lambda c: c["datasets"]["cub"]["output_stride"].update(vgg16=4), "datasets.cub.output_stride.vgg16"),
         (lambda c: c["model"].update(pretrained=True, width=1.0), "pretraining.enabled"),  # ImageNet or synthetic
     ],
 )

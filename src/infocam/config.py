@@ -125,7 +125,7 @@ def _check_pretraining(pretraining, model, datasets):
     for key in PRETRAINING_KEYS:
         if key not in pretraining:
             raise ConfigError(f"config key 'pretraining.{key}': required when pretraining.enabled is true")
-    _check_synthetic("pretraining.synthetic", pretraining["synthetic"])
+    _check_synthetic("pretraining.synthetic", pretraining["synthetic"], pretraining["format"])
     if pretraining["crop"] > pretraining["resize"]:
         raise ConfigError(f"config key 'pretraining.crop': {pretraining['crop']} is larger than "
                           f"resize {pretraining['resize']}")
@@ -139,7 +139,7 @@ def _check_dataset(name, dataset):
     if needs not in dataset:
         raise ConfigError(f"config key '{key}.{needs}': required when source is '{dataset['source']}'")
     if "synthetic" in dataset:
-        _check_synthetic(f"{key}.synthetic", dataset["synthetic"])
+        _check_synthetic(f"{key}.synthetic", dataset["synthetic"], dataset["format"])
     if dataset["source"] == "local" and not os.path.exists(dataset["path"]):
         raise ConfigError(f"config key '{key}.path': {dataset['path']} does not exist (source is 'local')")
     # An extracted copy (source local, path a folder) is read as it is: there is no archive to checksum.
@@ -150,13 +150,18 @@ def _check_dataset(name, dataset):
         raise ConfigError(f"config key '{key}.md5': required when {when}")
 
 
-def _check_synthetic(key, synthetic):
-    from infocam.data.synthetic import MAX_CLASSES
+def _check_synthetic(key, synthetic, fmt):
+    from infocam.data.synthetic import CUB_MAX_SIZE, CUB_MIN_SIZE, MAX_CLASSES
 
     last = synthetic["first_class"] + synthetic["n_classes"]
     if last > MAX_CLASSES:
         raise ConfigError(f"config key '{key}': classes {synthetic['first_class']}..{last - 1} asked for, "
                           f"the generator draws classes 0..{MAX_CLASSES - 1}")
+    if fmt == "tiny" and (synthetic["min_size"], synthetic["max_size"]) != (CUB_MIN_SIZE, CUB_MAX_SIZE):
+        raise ConfigError(f"config key '{key}.min_size': Tiny-ImageNet-format images are always 64 x 64")
+    if synthetic["min_size"] > synthetic["max_size"]:
+        raise ConfigError(f"config key '{key}.min_size': {synthetic['min_size']} is above max_size "
+                          f"{synthetic['max_size']}")
 
 
 def _check_mi(mi):

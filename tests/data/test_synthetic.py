@@ -205,3 +205,19 @@ def test_writers_return_the_archive_md5_and_write_the_sidecars_beside_it(tmp_pat
     assert write_tiny_archive(tmp_path / "t.zip", **TINY_ARGS) == file_md5(tmp_path / "t.zip")
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "c.tgz", "c.tgz.md5", "c.tgz.parts.csv", "t.zip", "t.zip.md5", "t.zip.parts.csv"]
+
+
+def test_settings_choose_the_cub_image_sizes_but_not_tinys(tmp_path):
+    from PIL import Image
+
+    from infocam.data.synthetic import SyntheticSettings, write_synthetic_archive
+
+    settings = SyntheticSettings(n_classes=2, train_per_class=1, heldout_per_class=2, seed=0,
+                                 min_size=375, max_size=500)
+    write_synthetic_archive("cub", tmp_path / "cub.tgz", settings)
+    with tarfile.open(tmp_path / "cub.tgz") as tar:
+        jpegs = [member for member in tar.getmembers() if member.name.endswith(".jpg")]
+        sizes = [Image.open(tar.extractfile(member)).size for member in jpegs]
+    assert len(sizes) == 6 and all(375 <= side <= 500 for size in sizes for side in size)
+    with pytest.raises(ValueError, match="always 64 x 64"):
+        write_synthetic_archive("tiny", tmp_path / "tiny.zip", settings)

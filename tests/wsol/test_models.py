@@ -206,6 +206,7 @@ def test_pretrained_vgg16_loads_the_13_conv_layers(tmp_path, monkeypatch):
         assert torch.equal(ours.weight, theirs.weight)
         assert torch.equal(ours.bias, theirs.bias)
     assert model.classifier.weight.shape == (11, 1024)
+    assert model.imagenet_weights == {"file": str(weights_file), "tensors": 26}  # 13 convs x (weight, bias)
 
 
 def test_pretrained_resnet50_loads_everything_but_fc(tmp_path, monkeypatch):
@@ -224,6 +225,7 @@ def test_pretrained_resnet50_loads_everything_but_fc(tmp_path, monkeypatch):
         if not key.startswith("fc."):
             assert torch.equal(ours[key], value), key
     assert ours["fc.weight"].shape == (6, 2048)
+    assert model.imagenet_weights["tensors"] == len(theirs) - 2  # all but fc.weight and fc.bias
 
 
 def test_pretrained_file_of_the_wrong_network_is_rejected(tmp_path, monkeypatch):

@@ -159,3 +159,10 @@ def test_the_checkpoint_rebuilds_the_network_at_its_output_stride(prepared, tmp_
     model, _ = train.load_checkpoint_model(tmp_path / "best.pt", torch.device("cpu"))
     with torch.no_grad():
         assert model.feature_maps(torch.zeros(1, 3, 32, 32)).shape[-2:] == (4, 4)  # 32 / 8
+
+
+def test_the_checkpoint_names_the_classifier_group_and_its_lr_multiplier(prepared, tmp_path):
+    checkpoint = run(prepared, tmp_path, dataclasses.replace(SETTINGS, epochs=1))
+    assert checkpoint["classifier_group"] == {
+        "lr_mult": 10, "parameters": ["conv6.0.weight", "conv6.0.bias", "fc.weight", "fc.bias"]}
+    assert checkpoint["imagenet_weights"] is None  # pretrained: false

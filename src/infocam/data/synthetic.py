@@ -83,6 +83,7 @@ def class_name(label: int) -> str:
 
 
 CUB_BODY_SPAN = (0.45, 0.75)
+CUB_MIN_SIZE, CUB_MAX_SIZE = 96, 144  # image sides in pixels; the real CUB's are about 500 x 375
 # Tiny-ImageNet objects fill most of their 64x64 frame, which its 4x4 class maps need.
 TINY_BODY_SPAN = (0.65, 0.9)
 
@@ -119,6 +120,8 @@ class SyntheticSettings:
     seed: int = 0
     first_class: int = 0  # the dataset's classes are first_class .. first_class + n_classes - 1
     body_cue: float = 0.5  # probability that a body wears its class's stripes
+    min_size: int = CUB_MIN_SIZE  # CUB format: each image side is drawn from min_size..max_size pixels
+    max_size: int = CUB_MAX_SIZE
 
 
 def write_synthetic_archive(fmt, path, settings):
@@ -126,7 +129,10 @@ def write_synthetic_archive(fmt, path, settings):
     common = dict(n_classes=settings.n_classes, train_per_class=settings.train_per_class, seed=settings.seed,
                   first_class=settings.first_class, body_cue=settings.body_cue)
     if fmt == "cub":
-        return write_cub_archive(path, test_per_class=settings.heldout_per_class, **common)
+        return write_cub_archive(path, test_per_class=settings.heldout_per_class, min_size=settings.min_size,
+                                 max_size=settings.max_size, **common)
+    if (settings.min_size, settings.max_size) != (CUB_MIN_SIZE, CUB_MAX_SIZE):
+        raise ValueError("min_size, max_size: Tiny-ImageNet-format images are always 64 x 64")
     return write_tiny_archive(path, val_per_class=settings.heldout_per_class, **common)
 
 
@@ -137,8 +143,8 @@ def write_cub_archive(
     train_per_class: int,
     test_per_class: int,
     seed: int,
-    min_size: int = 96,
-    max_size: int = 144,
+    min_size: int = CUB_MIN_SIZE,
+    max_size: int = CUB_MAX_SIZE,
     body_cue: float = 0.5,
     first_class: int = 0,
 ) -> str:

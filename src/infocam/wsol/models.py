@@ -75,6 +75,8 @@ class GAPClassifier(nn.Module):
     Subclasses define self.fc, feature_maps(x) and classifier_parameters().
     """
 
+    imagenet_weights: dict | None = None  # what build_model(pretrained=True) loaded: file, tensors
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features_and_logits(x)[1]
 
@@ -94,6 +96,11 @@ class GAPClassifier(nn.Module):
         classifier_ids = {id(p) for p in self.classifier_parameters()}
         backbone = [p for p in self.parameters() if id(p) not in classifier_ids]
         return backbone, list(self.classifier_parameters())
+
+    def classifier_parameter_names(self) -> list[str]:
+        """Names of the classifier group's parameters, in state-dict order."""
+        classifier_ids = {id(p) for p in self.classifier_parameters()}
+        return [name for name, p in self.named_parameters() if id(p) in classifier_ids]
 
 
 class VGG16GAP(GAPClassifier):
@@ -244,7 +251,7 @@ def build_model(backbone: str, num_classes: int, *, width: float = 1.0, adl: boo
     model_class = VGG16GAP if backbone == "vgg16" else ResNet50GAP
     model = model_class(num_classes, width, adl, adl_drop_rate, threshold, output_stride)
     if pretrained:
-        load_imagenet_weights(model, backbone)
+        model.imagenet_weights = load_imagenet_weights(model, backbone)
     return model
 
 
@@ -253,8 +260,11 @@ def imagenet_weights_path(backbone: str) -> str:
     return os.path.join(torch.hub.get_dir(), "checkpoints", IMAGENET_WEIGHT_FILES[backbone])
 
 
-def load_imagenet_weights(model: GAPClassifier, backbone: str) -> None:
-    """Copy torchvision's ImageNet weights into model: VGG16's 13 convs, or all of ResNet50 but fc."""
+def load_imagenet_weights(model: GAPClassifier, backbone: str) -> dict:
+    """Copy torchvision's ImageNet weights into model: VGG16's 13 convs, or all of ResNet50 but fc.
+
+    Returns what was loaded: {"file": path, "tensors": number of tensors copied}.
+    """
     path = imagenet_weights_path(backbone)
     if not os.path.isfile(path):
         file_name = os.path.basename(path)
@@ -262,10 +272,8 @@ def load_imagenet_weights(model: GAPClassifier, backbone: str) -> None:
             f"ImageNet weights {file_name} not found: put {IMAGENET_WEIGHTS_URL}{file_name} "
             f"into {os.path.dirname(path)} (the directory follows $TORCH_HOME)")
     state = _read_state_dict(path)
-    if backbone == "vgg16":
-        _load_vgg16_convs(model, state, path)
-    else:
-        _load_resnet50_trunk(model, state, path)
+    load = _load_vgg16_convs if backbone == "vgg16" else _load_resnet50_trunk
+    return {"file": path, "tensors": load(model, state, path)}
 
 
 def _read_state_dict(path: str) -> dict:
@@ -279,17 +287,19 @@ def _read_state_dict(path: str) -> dict:
     return state
 
 
-def _load_vgg16_convs(model: VGG16GAP, state: dict, path: str) -> None:
+def _load_vgg16_convs(model: VGG16GAP, state: dict, path: str) -> int:
     convs = {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}
     _check_state(model.features.state_dict(), convs, path, "vgg16 'features'")
     model.features.load_state_dict(convs)
+    return len(convs)
 
 
-def _load_resnet50_trunk(model: ResNet50GAP, state: dict, path: str) -> None:
+def _load_resnet50_trunk(model: ResNet50GAP, state: dict, path: str) -> int:
     own = {key: value for key, value in model.state_dict().items() if not key.startswith("fc.")}
     trunk = {key: value for key, value in state.items() if not key.startswith("fc.")}
     _check_state(own, trunk, path, "resnet50")
     model.load_state_dict(trunk, strict=False)
+    return len(trunk)
 
 
 def _check_state(own: dict, loaded: dict, path: str, what: str) -> None:

@@ -297,6 +297,9 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         "classes": classes,
         "settings": asdict(settings),
         "init_md5": file_md5(settings.init_from) if settings.init_from else None,
+        "imagenet_weights": imagenet_record(model),
+        "classifier_group": {"lr_mult": settings.classifier_lr_mult,
+                             "parameters": model.classifier_parameter_names()},
     }
     write_history(history, history_path)
     atomic_save(checkpoint, checkpoint_path)
@@ -304,6 +307,13 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         os.remove(resume_path)
     print(f"best val top-1 {best['val_top1']:.2f}% at epoch {best['epoch']}")
     return checkpoint
+
+
+def imagenet_record(model):
+    """The ImageNet weights file the model started from: path, md5 and tensors copied; or None."""
+    if model.imagenet_weights is None:
+        return None
+    return {**model.imagenet_weights, "md5": file_md5(model.imagenet_weights["file"])}
 
 
 def load_backbone_weights(model, checkpoint_path):
