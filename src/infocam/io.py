@@ -6,6 +6,7 @@ place only when complete, so a failed or interrupted step never leaves a half-wr
 
 import hashlib
 import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,6 +25,31 @@ def atomic_path(path):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+@contextmanager
+def atomic_folder(out_dir):
+    """A fresh hidden folder beside `out_dir`; it replaces `out_dir` on success and is removed on error."""
+    out_dir = Path(out_dir)
+    partial = out_dir.parent / f".{out_dir.name}.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        yield partial
+        _replace_folder(partial, out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+
+
+def _replace_folder(new, target):
+    """Put `new` at `target`, replacing an existing folder there."""
+    old = target.parent / f".{target.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if target.exists():
+        target.rename(old)
+    new.rename(target)
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_text_atomic(path, text):

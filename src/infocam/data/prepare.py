@@ -29,8 +29,7 @@ inclusive integer corners); its rows go to parts.csv under the prepared image id
 import csv
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from infocam.data import cub, tiny
@@ -40,7 +39,7 @@ from infocam.data.lines import parse_int
 from infocam.data.records import NativeDataset
 from infocam.data.splits import split_images
 from infocam.data.validate import check_boxes, check_expected_counts, measure_images
-from infocam.io import file_md5
+from infocam.io import atomic_folder, file_md5
 
 READERS = {
     "cub": (cub.read_cub, cub.MARKER_FILE),
@@ -58,7 +57,7 @@ def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: 
     archive, out_dir = Path(archive), Path(out_dir)
     read, marker = _reader(fmt)
     verify_md5(archive, md5)
-    with _building(out_dir) as partial:
+    with atomic_folder(out_dir) as partial:
         extracted = partial / "extracted"
         extract_archive(archive, extracted)
         dataset = read(_dataset_root(extracted, marker, archive.name))
@@ -79,7 +78,7 @@ def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | No
     read, marker = _reader(fmt)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
-    with _building(out_dir) as partial:
+    with atomic_folder(out_dir) as partial:
         dataset = read(_dataset_root(folder, marker, str(folder)))
         _check_and_write(dataset, expected, str(folder), partial, _link_images, parts)
         _write_source(partial, {"extracted": str(folder), "md5": None})
@@ -90,20 +89,6 @@ def _reader(fmt: str) -> tuple[Callable[[Path], NativeDataset], str]:
     if fmt not in READERS:
         raise ValueError(f"unknown dataset format '{fmt}', expected one of: {', '.join(READERS)}")
     return READERS[fmt]
-
-
-@contextmanager
-def _building(out_dir: Path) -> Iterator[Path]:
-    """A fresh hidden folder beside `out_dir`; it replaces `out_dir` on success and is removed on error."""
-    partial = out_dir.parent / f".{out_dir.name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    try:
-        yield partial
-        _replace_folder(partial, out_dir)
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
 
 
 def _check_and_write(
@@ -252,13 +237,3 @@ def _write_csv(path: Path, header: list[str], rows: list) -> None:
         writer = csv.writer(stream)
         writer.writerow(header)
         writer.writerows(rows)
-
-
-def _replace_folder(new: Path, target: Path) -> None:
-    """Put `new` at `target`, replacing an existing folder there."""
-    old = target.parent / f".{target.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if target.exists():
-        target.rename(old)
-    new.rename(target)
-    shutil.rmtree(old, ignore_errors=True)
