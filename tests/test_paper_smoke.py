@@ -63,7 +63,7 @@ def test_every_cell_trains_the_full_width_network_with_the_papers_sgd(rehearsal)
     for dataset, cell, checkpoint in checkpoints(workdir):
         settings = checkpoint["settings"]
         assert (settings["width"], settings["pretrained"], settings["optimizer"]) == (1.0, True, "sgd"), cell
-        assert (settings["channels_last"], settings["cache_images"]) == (True, False)
+        assert settings["channels_last"] and checkpoint["decoded_cache"] == f"data/decoded/{dataset}"
         assert settings["lr"] == PAPER_LR[cell.split("-")[0]]
         assert (settings["resize"], settings["crop"]) == ((256, 224) if dataset == "cub" else (64, 64))
         assert len(checkpoint["classes"]) == 32

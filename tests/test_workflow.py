@@ -69,6 +69,7 @@ def test_default_config_plans_the_full_grid(tmp_path):
     assert counts["train"] == "8" and counts["evaluate"] == "8"
     assert counts["synthesize_archive"] == "3" and counts["prepare_dataset"] == "3" and counts["table"] == "4"
     assert counts["pretrain"] == "2"  # one per backbone, on the synthetic pretraining corpus
+    assert counts["decode_images"] == "3"  # training.cache_images: each prepared dataset decoded once
 
 
 @pytest.mark.slow

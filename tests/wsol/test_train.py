@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from infocam.wsol import train
+from infocam.data.decoded import write_decoded_cache
 from infocam.data.prepare import prepare_dataset
 from infocam.data.synthetic import write_cub_archive
 from infocam.wsol.train import TrainSettings, resolve_device, train_cell
@@ -14,7 +15,7 @@ from infocam.wsol.train import TrainSettings, resolve_device, train_cell
 SETTINGS = TrainSettings(
     backbone="vgg16", adl=True, loss="softmax", seed=3, width=0.0625, pretrained=False, adl_drop_rate=0.75,
     epochs=3, lr=0.01, batch_size=8, lr_step=2, lr_gamma=0.1, momentum=0.9, nesterov=True, weight_decay=1e-4,
-    classifier_lr_mult=10, resize=40, crop=32, cache_images=True,
+    classifier_lr_mult=10, resize=40, crop=32,
 )
 
 
@@ -27,9 +28,9 @@ def prepared(tmp_path_factory):
     return root / "prepared"
 
 
-def run(prepared, directory, settings=SETTINGS, resume=False):
+def run(prepared, directory, settings=SETTINGS, resume=False, decoded_dir=None):
     return train_cell(prepared, directory / "best.pt", directory / "history.csv", settings,
-                      resume_path=directory / "resume.pt" if resume else None)
+                      resume_path=directory / "resume.pt" if resume else None, decoded_dir=decoded_dir)
 
 
 def test_best_checkpoint_is_chosen_on_validation(prepared, tmp_path):
@@ -166,3 +167,15 @@ def test_the_checkpoint_names_the_classifier_group_and_its_lr_multiplier(prepare
     assert checkpoint["classifier_group"] == {
         "lr_mult": 10, "parameters": ["conv6.0.weight", "conv6.0.bias", "fc.weight", "fc.bias"]}
     assert checkpoint["imagenet_weights"] is None  # pretrained: false
+
+
+def test_the_same_seed_gives_the_same_weights_from_the_cache_and_with_loader_workers(prepared, tmp_path):
+    settings = dataclasses.replace(SETTINGS, adl=False, epochs=2)
+    write_decoded_cache(prepared, settings.resize, tmp_path / "decoded")
+    from_jpeg = run(prepared, tmp_path / "jpeg", settings)
+    from_cache = run(prepared, tmp_path / "cache", settings, decoded_dir=tmp_path / "decoded")
+    with_workers = run(prepared, tmp_path / "workers", dataclasses.replace(settings, num_workers=2),
+                       decoded_dir=tmp_path / "decoded")
+    for key, value in from_jpeg["model"].items():
+        assert torch.equal(value, from_cache["model"][key]) and torch.equal(value, with_workers["model"][key]), key
+    assert from_cache["decoded_cache"] == str(tmp_path / "decoded") and from_jpeg["decoded_cache"] is None

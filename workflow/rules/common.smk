@@ -49,7 +49,7 @@ DATA_SOURCES = dict(DATASETS)
 if PRETRAINING["enabled"]:
     DATA_SOURCES[PRETRAIN_DATASET] = {
         "format": PRETRAINING["format"], "source": "synthetic", "archive": PRETRAINING["archive"], "md5": None,
-        "synthetic": PRETRAINING["synthetic"],
+        "synthetic": PRETRAINING["synthetic"], "resize": PRETRAINING.get("resize"),
     }
 
 
@@ -128,11 +128,24 @@ def as_settings(section):
     return json.dumps(section, sort_keys=True)
 
 
+# training.cache_images chooses the data path (rule decode_images and --decoded), not a TrainSettings field.
+TRAIN_SETTINGS = {key: value for key, value in TRAINING.items() if key != "cache_images"}
+
+
+def decoded_images(dataset):
+    """The decoded-image cache a training job of `dataset` reads ([]: it decodes the JPEGs)."""
+    return f"data/decoded/{dataset}" if TRAINING["cache_images"] else []
+
+
+def decoded_option(wildcards, input):
+    return f"--decoded {input.decoded}" if input.decoded else ""
+
+
 def train_settings(wildcards):
     """TrainSettings of one cell (infocam.wsol.train): model, training, the dataset's sizes and hyperparameters."""
     dataset = DATASETS[wildcards.dataset]
     return as_settings({
-        **MODEL, **TRAINING, **dataset["hyper"][wildcards.backbone],
+        **MODEL, **TRAIN_SETTINGS, **dataset["hyper"][wildcards.backbone],
         "resize": dataset["resize"], "crop": dataset["crop"], "device": config["device"],
         "backbone": wildcards.backbone, "adl": wildcards.adl == "adl", "loss": wildcards.loss,
         "seed": int(wildcards.seed), "init_from": pretrained_checkpoint(wildcards.backbone) or None,
@@ -148,7 +161,7 @@ def pretrained_checkpoint(backbone):
 def pretrain_settings(wildcards):
     """TrainSettings of the pretraining run of one backbone: training's settings, the corpus's sizes."""
     return as_settings({
-        **MODEL, **TRAINING, **PRETRAINING["hyper"][wildcards.backbone],
+        **MODEL, **TRAIN_SETTINGS, **PRETRAINING["hyper"][wildcards.backbone],
         "epochs": PRETRAINING["epochs"], "lr_step": PRETRAINING["lr_step"],
         "resize": PRETRAINING["resize"], "crop": PRETRAINING["crop"],
         "device": config["device"], "backbone": wildcards.backbone, "adl": False, "loss": "softmax",

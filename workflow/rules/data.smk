@@ -102,3 +102,26 @@ rule prepare_dataset:
     shell:
         "infocam prepare --format {params.fmt} {params.source}"
         " {params.expected} --out {output} > {log} 2>&1"
+
+
+# The decoded-image cache (training.cache_images): a prepared dataset's train and val images,
+# decoded once and resized to the dataset's Resize size, one uint8 .npy per split.
+rule decode_images:
+    input:
+        data="data/prepared/{dataset}",
+    output:
+        directory("data/decoded/{dataset}"),
+    params:
+        resize=dataset_setting("resize"),
+    log:
+        "logs/decode/{dataset}.log",
+    benchmark:
+        "results/benchmarks/decode/{dataset}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=240,
+    shell:
+        "infocam decode --data {input.data} --resize {params.resize} --out {output} > {log} 2>&1"

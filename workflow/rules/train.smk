@@ -1,6 +1,7 @@
 rule train:
     input:
         data="data/prepared/{dataset}",
+        decoded=lambda wildcards: decoded_images(wildcards.dataset),
         init=lambda wildcards: pretrained_checkpoint(wildcards.backbone),
     output:
         checkpoint=f"results/checkpoints/{{dataset}}/{CELL}.pt",
@@ -8,6 +9,7 @@ rule train:
     params:
         resume=f"results/train/{{dataset}}/{CELL}/resume.pt",
         settings=train_settings,
+        decoded=decoded_option,
     log:
         f"logs/train/{{dataset}}/{CELL}.log",
     benchmark:
@@ -22,7 +24,7 @@ rule train:
     shell:
         "infocam train --data {input.data} --checkpoint {output.checkpoint}"
         " --history {output.history} --resume {params.resume} --settings {params.settings:q}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.decoded} --threads {threads} > {log} 2>&1"
 
 
 # The synthetic stand-in for ImageNet pretraining (config key pretraining): one run per backbone on
@@ -30,12 +32,14 @@ rule train:
 rule pretrain:
     input:
         data=f"data/prepared/{PRETRAIN_DATASET}",
+        decoded=decoded_images(PRETRAIN_DATASET),
     output:
         checkpoint="results/pretrain/{backbone}.pt",
         history="results/pretrain/{backbone}/history.csv",
     params:
         resume="results/pretrain/{backbone}/resume.pt",
         settings=pretrain_settings,
+        decoded=decoded_option,
     log:
         "logs/pretrain/{backbone}.log",
     benchmark:
@@ -50,4 +54,4 @@ rule pretrain:
     shell:
         "infocam train --data {input.data} --checkpoint {output.checkpoint}"
         " --history {output.history} --resume {params.resume} --settings {params.settings:q}"
-        " --threads {threads} > {log} 2>&1"
+        " {params.decoded} --threads {threads} > {log} 2>&1"

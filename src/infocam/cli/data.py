@@ -1,4 +1,4 @@
-"""Data verbs: synthesize, prepare, download, download-mnist (workflow/rules/data.smk)."""
+"""Data verbs: synthesize, prepare, decode, download, download-mnist (workflow/rules/data.smk)."""
 
 from pathlib import Path
 
@@ -66,6 +66,21 @@ def _add_prepare(sub):
     p.set_defaults(func=_prepare)
 
 
+def _decode(args):
+    from infocam.data.decoded import write_decoded_cache
+
+    write_decoded_cache(args.data, args.resize, args.out)
+    print(f"decoded the train and val images of {args.data} at {args.resize}x{args.resize} into {args.out}")
+
+
+def _add_decode(sub):
+    p = sub.add_parser("decode", help="write the decoded-image cache of a prepared dataset (uint8, one .npy per split)")
+    p.add_argument("--data", type=Path, required=True, help="prepared dataset directory")
+    p.add_argument("--resize", type=int, required=True, help="side of the square images (the dataset's resize)")
+    p.add_argument("--out", type=Path, required=True, help="cache directory")
+    p.set_defaults(func=_decode)
+
+
 def _download(args):
     from infocam.data.download import download_file
 
@@ -96,5 +111,5 @@ def _add_download_mnist(sub):
 
 
 def register(sub):
-    for add_verb in (_add_synthesize, _add_prepare, _add_download, _add_download_mnist):
+    for add_verb in (_add_synthesize, _add_prepare, _add_decode, _add_download, _add_download_mnist):
         add_verb(sub)

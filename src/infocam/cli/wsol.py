@@ -10,7 +10,8 @@ def _train(args):
     from infocam.wsol.train import TrainSettings, train_cell
 
     settings = parse_settings(TrainSettings, args.settings, threads=args.threads)
-    train_cell(args.data, args.checkpoint, args.history, settings, resume_path=args.resume)
+    train_cell(args.data, args.checkpoint, args.history, settings, resume_path=args.resume,
+               decoded_dir=args.decoded)
 
 
 def _add_train(sub):
@@ -19,6 +20,7 @@ def _add_train(sub):
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--history", type=Path, required=True)
     p.add_argument("--resume", type=Path, help="resumable state, written every epoch, removed at the end")
+    p.add_argument("--decoded", type=Path, help="the prepared folder's decoded-image cache (infocam decode)")
     add_settings_args(p, "the cell's TrainSettings (infocam.wsol.train)")
     p.set_defaults(func=_train)
 

@@ -66,19 +66,6 @@ def load_classes(prepared_dir: Path) -> list[str]:
     return table["name"].tolist()
 
 
-def train_transform(resize: int, crop: int) -> transforms.Compose:
-    """Resize to a square, random crop, random horizontal flip, normalise with ImageNet statistics."""
-    return transforms.Compose(
-        [
-            transforms.Resize((resize, resize)),
-            transforms.RandomCrop(crop),
-            transforms.RandomHorizontalFlip(),
-            transforms.ToTensor(),
-            transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD),
-        ]
-    )
-
-
 def eval_transform(resize: int, crop: int) -> transforms.Compose:
     """Resize to a square, centre crop, normalise with ImageNet statistics."""
     return transforms.Compose(
@@ -94,16 +81,15 @@ def eval_transform(resize: int, crop: int) -> transforms.Compose:
 class PreparedImages(Dataset):
     """Images of one split of a prepared folder; item i is (image tensor, label, i).
 
-    Without a transform the image is only converted to a [0, 1] tensor. With
-    cache=True decoded images are kept in memory (meant for small data sets).
+    Without a transform the image is only converted to a [0, 1] tensor. Evaluation reads
+    images this way; training reads decoded.ResizedImages.
     """
 
-    def __init__(self, prepared_dir: Path, split: str, transform=None, cache: bool = False):
+    def __init__(self, prepared_dir: Path, split: str, transform=None):
         self.prepared_dir = Path(prepared_dir)
         self.table = load_split(self.prepared_dir, split)
         self.labels = self.table["label"].to_numpy(dtype=np.int64)
         self.transform = transform or transforms.ToTensor()
-        self._cache = {} if cache else None
 
     def __len__(self) -> int:
         return len(self.table)
@@ -112,8 +98,6 @@ class PreparedImages(Dataset):
         return self.transform(self._image(index)), int(self.labels[index]), index
 
     def _image(self, index: int) -> Image.Image:
-        if self._cache is not None and index in self._cache:
-            return self._cache[index]
         path = self.prepared_dir / self.table["path"].iat[index]
         try:
             with Image.open(path) as image:
@@ -122,6 +106,4 @@ class PreparedImages(Dataset):
             raise FileNotFoundError(f"{path}: image listed in the split table is missing") from None
         except (OSError, ValueError, Image.DecompressionBombError) as err:
             raise DataFormatError(f"{path}: cannot decode ({err})") from None
-        if self._cache is not None:
-            self._cache[index] = rgb
         return rgb

@@ -23,7 +23,7 @@ from infocam.io import atomic_path, file_md5, write_text_atomic
 from infocam.provenance.records import base_record, dataset_record
 from infocam.wsol.cam import compute_cams, method_names
 from infocam.wsol.localize import CANVAS, BoxEvaluator, inclusive_boxes_to_canvas, normalise_score_map
-from infocam.wsol.train import autocast_context, resolve_device, to_device, load_checkpoint_model
+from infocam.wsol.train import autocast_context, load_checkpoint_model, resolve_device
 
 IOU_HIT = 0.5
 NO_BOXES = np.zeros((0, 4))
@@ -41,7 +41,7 @@ def predict_batches(model, loader, device, region, geometry, amp=False):
     """Yield (indices, labels, top5, cams) per batch, cams as {method: (B, h, w) float64 array}."""
     weight = model.classifier.weight.detach().float()
     for images, labels, indices in loader:
-        images = to_device(images, device, channels_last=False)
+        images = images.to(device, non_blocking=True)
         with autocast_context(device, amp):
             features, logits = model.features_and_logits(images)
         features, logits = features.float(), logits.float()

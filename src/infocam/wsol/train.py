@@ -11,16 +11,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from infocam.io import CorruptFileError, atomic_path, file_md5, load_torch_file
 from infocam.preemption import Preempted, signals_as_flag
-from infocam.data.images import PreparedImages, eval_transform, load_classes, train_transform
+from infocam.data.decoded import ResizedImages, augment_batch, check_decoded_cache, draw_crops
+from infocam.data.images import load_classes
 from infocam.data.prepare import check_manifest
 from infocam.losses import class_priors, classification_loss
 from infocam.wsol.models import build_model
 
+CROP_SEED_OFFSET = 10**6
 HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_top1", "val_top1", "seconds"]
 
 
@@ -49,7 +51,6 @@ class TrainSettings:
     num_workers: int = 0
     amp: bool = False
     channels_last: bool = False
-    cache_images: bool = False
     optimizer: str = "sgd"
     init_from: str | None = None  # a checkpoint of the same backbone (pretraining): every weight but fc
     output_stride: int = 16
@@ -106,34 +107,63 @@ def autocast_context(device, enabled):
     return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
 
 
-def make_loader(dataset, settings, device, shuffle, epoch=0):
-    generator = torch.Generator().manual_seed(settings.seed * 1000 + epoch)
+class EpochShuffle(Sampler):
+    """A permutation of the dataset per epoch, drawn from (seed, epoch) alone: the same batches
+    with any number of loader workers, after a resume, and from the JPEGs or the cache."""
+
+    def __init__(self, size, seed):
+        self.size, self.seed, self.epoch = size, seed, 0
+
+    def set_epoch(self, epoch):
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed * 1000 + self.epoch)
+        return iter(torch.randperm(self.size, generator=generator).tolist())
+
+    def __len__(self):
+        return self.size
+
+
+def make_loader(dataset, settings, device, sampler=None):
+    """Batches of uint8 images; the workers live as long as the loader (one per split per run)."""
     return DataLoader(
         dataset,
         batch_size=settings.batch_size,
-        shuffle=shuffle,
-        generator=generator,
+        sampler=sampler,
         num_workers=settings.num_workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=False,
+        persistent_workers=settings.num_workers > 0,
     )
 
 
-def to_device(images, device, channels_last):
-    images = images.to(device, non_blocking=True)
-    if channels_last:
+def crop_generator(settings, epoch):
+    """The random crops and flips of one epoch: their own stream, apart from the shuffle's."""
+    return torch.Generator().manual_seed(CROP_SEED_OFFSET + settings.seed * 1000 + epoch)
+
+
+def to_model_input(images, device, settings, generator=None):
+    """uint8 batch -> the network's input on `device`: random crops and flips with a generator
+    (training), the centre crop without (validation)."""
+    corners, flips = None, None
+    if generator is not None:
+        corners, flips = draw_crops(len(images), settings.resize, settings.crop, generator)
+    images = augment_batch(images.to(device, non_blocking=True), settings.crop, corners, flips)
+    if settings.channels_last:
         images = images.contiguous(memory_format=torch.channels_last)
     return images
 
 
-def train_one_epoch(model, loader, optimizer, scaler, loss_fn, device, settings, progress, stop=()):
+def train_one_epoch(model, loader, optimizer, scaler, loss_fn, device, settings, progress, stop=(), epoch=0):
     """One pass over the training data; raises Preempted between batches once `stop` holds a signal."""
     model.train()
+    loader.sampler.set_epoch(epoch)
+    crops = crop_generator(settings, epoch)
     total_loss, correct, seen = 0.0, 0, 0
     for images, labels, _ in loader:
         if stop:
             raise Preempted(f"stopped by {signal.Signals(stop[0]).name}")
-        images = to_device(images, device, settings.channels_last)
+        images = to_model_input(images, device, settings, crops)
         labels = labels.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         with autocast_context(device, settings.amp):
@@ -154,7 +184,7 @@ def top1_accuracy(model, loader, device, settings):
     model.eval()
     correct, seen = 0, 0
     for images, labels, _ in loader:
-        images = to_device(images, device, settings.channels_last)
+        images = to_model_input(images, device, settings)
         with autocast_context(device, settings.amp):
             logits = model(images)
         correct += (logits.argmax(1).cpu() == labels).sum().item()
@@ -205,15 +235,21 @@ def load_resume_state(path, settings):
     return state
 
 
-def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_path=None):
-    """Train one cell; write the best-by-val checkpoint and the per-epoch history."""
+def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_path=None, decoded_dir=None):
+    """Train one cell; write the best-by-val checkpoint and the per-epoch history.
+
+    decoded_dir: the prepared folder's decoded-image cache (rule decode_images), read instead of
+    decoding the JPEGs every epoch; the batches are the same either way.
+    """
     torch.set_num_threads(settings.threads)
     device = resolve_device(settings.device)
     seed_everything(settings.seed)
     check_manifest(prepared_dir)
     classes = load_classes(prepared_dir)
-    train_set = PreparedImages(prepared_dir, "train", train_transform(settings.resize, settings.crop), settings.cache_images)
-    val_set = PreparedImages(prepared_dir, "val", eval_transform(settings.resize, settings.crop), settings.cache_images)
+    if decoded_dir is not None:
+        check_decoded_cache(decoded_dir, prepared_dir, settings.resize)
+    train_set = ResizedImages(prepared_dir, "train", settings.resize, decoded_dir)
+    val_set = ResizedImages(prepared_dir, "val", settings.resize, decoded_dir)
     priors = class_priors(train_set.labels, len(classes))
     loss_fn = classification_loss(settings.loss, priors.to(device))
 
@@ -245,17 +281,17 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         start_epoch, best, history = state["epoch"], state["best"], state["history"]
         print(f"resuming from {resume_path} after epoch {start_epoch}")
 
-    val_loader = make_loader(val_set, settings, device, shuffle=False)
+    train_loader = make_loader(train_set, settings, device, EpochShuffle(len(train_set), settings.seed))
+    val_loader = make_loader(val_set, settings, device)
     steps = (settings.epochs - start_epoch) * -(-len(train_set) // settings.batch_size)
     with signals_as_flag() as stop, tqdm(total=steps, desc=f"train {settings.backbone}", unit="batch",
                                           mininterval=5) as progress:
         for epoch in range(start_epoch, settings.epochs):
             began = time.perf_counter()
             lr = optimizer.param_groups[0]["lr"]
-            loader = make_loader(train_set, settings, device, shuffle=True, epoch=epoch)
             try:
-                loss, train_top1 = train_one_epoch(model, loader, optimizer, scaler, loss_fn, device, settings,
-                                                   progress, stop)
+                loss, train_top1 = train_one_epoch(model, train_loader, optimizer, scaler, loss_fn, device, settings,
+                                                   progress, stop, epoch)
             except Preempted as stopped:
                 raise Preempted(f"{stopped} in epoch {epoch + 1}; {resume_path} holds epoch {epoch}:"
                                 " run the same command again to continue") from None
@@ -297,6 +333,7 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         "classes": classes,
         "settings": asdict(settings),
         "init_md5": file_md5(settings.init_from) if settings.init_from else None,
+        "decoded_cache": str(decoded_dir) if decoded_dir is not None else None,
         "imagenet_weights": imagenet_record(model),
         "classifier_group": {"lr_mult": settings.classifier_lr_mult,
                              "parameters": model.classifier_parameter_names()},
