@@ -115,17 +115,15 @@ def augment_batch(images: torch.Tensor, crop: int, corners: torch.Tensor | None 
     With corners and flips (draw_crops): those crops, mirrored where flipped (training). Without:
     the centre crop (evaluation), as torchvision's CenterCrop places it.
     """
-    batch, _, height, width = images.shape
+    height, width = images.shape[-2:]
     if corners is None:
         top, left = int(round((height - crop) / 2.0)), int(round((width - crop) / 2.0))
         cropped = images[:, :, top:top + crop, left:left + crop]
     else:
-        steps = torch.arange(crop)
-        rows = corners[:, :1] + steps  # (B, crop)
-        columns = corners[:, 1:] + torch.where(flips[:, None], crop - 1 - steps, steps)
-        rows, columns = rows.to(images.device), columns.to(images.device)
-        picked = torch.arange(batch, device=images.device)[:, None, None]
-        cropped = images.permute(0, 2, 3, 1)[picked, rows[:, :, None], columns[:, None, :]].permute(0, 3, 1, 2)
+        cropped = torch.empty((len(images), images.shape[1], crop, crop), dtype=images.dtype, device=images.device)
+        for index, ((top, left), flip) in enumerate(zip(corners.tolist(), flips.tolist())):
+            piece = images[index, :, top:top + crop, left:left + crop]
+            cropped[index] = piece.flip(-1) if flip else piece
     mean = torch.tensor(IMAGENET_MEAN, device=images.device).view(1, 3, 1, 1)
     std = torch.tensor(IMAGENET_STD, device=images.device).view(1, 3, 1, 1)
     return (cropped.float() / 255.0 - mean) / std
