@@ -8,7 +8,7 @@ CORES ?= 2
 # Rules call the `infocam` command: the venv comes first on PATH for everything make runs.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: tables test test-slurm lint report tables-from-checkpoints lock clean-results
+.PHONY: tables test test-slurm paper-smoke lint report tables-from-checkpoints lock clean-results
 
 # The venv is rebuilt when the lock file changes. pip's per-location warnings about the
 # machine's local package indexes are filtered out; real errors still fail the target.
@@ -21,11 +21,17 @@ $(STAMP): envs/requirements.lock pyproject.toml
 tables: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES)
 
-# The unit and workflow tests, then the SLURM integration test (skipped, saying why, where
-# it cannot run: not root, or no slurm-wlm and no apt-get).
+# The unit and workflow tests (paper-smoke among them), one pytest worker per core, a test file
+# per worker; then the SLURM integration test (skipped, saying why, where it cannot run: not
+# root, or no slurm-wlm and no apt-get).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(CORES) --dist loadfile
 	$(BIN)/python -m pytest -q -rs tests/slurm
+
+# The dress rehearsal of config/paper.yaml: full-width networks, torchvision-format weight
+# files, the paper's optimiser and evaluation, on small synthetic archives at the real sizes.
+paper-smoke: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_paper_smoke.py
 
 # The workflow through profiles/slurm on a one-node SLURM cluster (scripts/slurm-cluster.sh):
 # needs root; installs Debian's slurm-wlm and munge the first time. Leaves the cluster as it found it.
