@@ -7,25 +7,61 @@ contour, v1 and v2 as two separate passes). Maps: the wsol-oracle fixture (cycle
 random 14x14 maps.
 
     .venv/bin/python benchmarks/bench_localize.py [--oracle DIR] [--maps-fixed N] [--maps-full N]
+
+With --reference DIR (a scratch copy of clovaai/wsolevaluation, never part of this
+repository) it instead times the reference's own code against ours, side by side in one
+process on the same maps, at 100 and at 1,000 thresholds (cam_curve_interval 0.01 and 0.001):
+the reference's MaxBoxAcc (multi_contour_eval=False) and MaxBoxAccV2 (multi_contour_eval=True)
+BoxEvaluator.accumulate, after its resize and normalize_scoremap (done once per map for both),
+against our BoxEvaluator.add at the same thresholds. It prints maps/s of each and the ratio,
+and checks that the per-threshold counts are identical (v1 at IoU 50, v2 at IoU 30/50/70).
+A second line times findContours alone, once per distinct mask on its bounding box: the floor
+of any evaluator that traces every distinct mask once, hence the ceiling of its ratio.
+
+    .venv/bin/python benchmarks/bench_localize.py --reference /tmp/wsolref [--reference-maps N] [--fine-maps N]
+
+The reference's evaluation.py imports torch.utils.data (for its score-map DataLoader), config
+and data_loaders (munch, torchvision, PIL), none of which box scoring uses. While it imports
+evaluation.py and inference.py from DIR, the benchmark puts stand-ins for those modules in
+sys.modules: torch.utils.data with a bare Dataset class, config without str2bool, and
+data_loaders whose get_image_ids, get_bounding_boxes and get_image_sizes read a plain dict,
+so that the reference's own BoxEvaluator.__init__ (its resize_bbox included) sets itself up
+from our maps. The stand-ins are removed again afterwards, and torch is never imported.
+NumPy 2 removed np.float, against which the reference's check_scoremap_validity compares
+dtypes; the benchmark restores the alias (np.float = float) for the run.
 """
 
 import argparse
 import csv
+import importlib
 import itertools
+import sys
 import time
+import types
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from infocam.wsol.localize import BoxEvaluator, box_iou, boxes_to_canvas, normalise_score_map, quantise
+from infocam.wsol.localize import (
+    CANVAS,
+    BoxEvaluator,
+    box_iou,
+    boxes_to_canvas,
+    mask_bounds,
+    mask_ids,
+    normalise_score_map,
+    quantise,
+    threshold_cutoffs,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_ORACLE = REPO / "tests" / "fixtures" / "wsol-oracle"
+IOU_LEVELS = (30, 50, 70)
 
 
-def oracle_maps(folder):
-    """(score map, GT boxes on the 224 canvas) per fixture image."""
+def oracle_images(folder):
+    """(image_id, score map, GT boxes in original pixels, (width, height)) per fixture image."""
     with open(folder / "images.csv", newline="") as handle:
         sizes = {row["image_id"]: (int(row["width"]), int(row["height"])) for row in csv.DictReader(handle)}
     boxes = {}
@@ -33,7 +69,12 @@ def oracle_maps(folder):
         for row in csv.DictReader(handle):
             boxes.setdefault(row["image_id"], []).append([float(row[k]) for k in ("x0", "y0", "x1", "y1")])
     with np.load(folder / "cams.npz") as cams:
-        return [(cams[i], boxes_to_canvas(boxes[i], *sizes[i])) for i in sizes]
+        return [(i, cams[i], boxes[i], sizes[i]) for i in sizes]
+
+
+def oracle_maps(folder):
+    """(score map, GT boxes on the 224 canvas) per fixture image."""
+    return [(cam, boxes_to_canvas(boxes, *size)) for _, cam, boxes, size in oracle_images(folder)]
 
 
 def random_maps(count, seed=0):
@@ -67,13 +108,154 @@ def maps_per_second(score, maps, count, repeats=3):
     return count / best
 
 
+# --- side by side with the reference ---------------------------------------------------------
+
+
+def _stand_in_modules():
+    """Modules the reference imports but box scoring does not use (see the module docstring)."""
+    torch, torch_utils, torch_data = (types.ModuleType(n) for n in ("torch", "torch.utils", "torch.utils.data"))
+    torch_data.Dataset, torch_data.DataLoader = object, None
+    torch.utils, torch_utils.data = torch_utils, torch_data
+    config = types.ModuleType("config")
+    config.str2bool = None
+    loaders = types.ModuleType("data_loaders")
+    loaders.get_image_ids = lambda metadata: metadata["image_ids"]
+    loaders.get_bounding_boxes = lambda metadata: metadata["boxes"]
+    loaders.get_image_sizes = lambda metadata: metadata["sizes"]
+    loaders.configure_metadata = loaders.get_mask_paths = None
+    return {"torch": torch, "torch.utils": torch_utils, "torch.utils.data": torch_data,
+            "config": config, "data_loaders": loaders}
+
+
+def load_reference(folder):
+    """The reference's evaluation and inference modules, imported from folder."""
+    folder = Path(folder).resolve()
+    if not (folder / "evaluation.py").is_file() or not (folder / "inference.py").is_file():
+        raise SystemExit(f"--reference {folder}: expected a copy of clovaai/wsolevaluation (evaluation.py, inference.py)")
+    if not hasattr(np, "float"):
+        np.float = float
+    own_names = ("evaluation", "inference", "util")
+    clashes = [name for name in own_names if name in sys.modules]
+    if clashes:
+        raise SystemExit(f"--reference: modules {clashes} are already imported; run the benchmark on its own")
+    stand_ins = {name: module for name, module in _stand_in_modules().items() if name not in sys.modules}
+    sys.modules.update(stand_ins)
+    sys.path.insert(0, str(folder))
+    try:
+        evaluation = importlib.import_module("evaluation")
+        inference = importlib.import_module("inference")
+    finally:
+        sys.path.remove(str(folder))
+        for name in [*stand_ins, *own_names]:
+            sys.modules.pop(name, None)
+    return types.SimpleNamespace(evaluation=evaluation, inference=inference)
+
+
+def comparison_sets(oracle_folder, random_count):
+    """Named lists of (image_id, score map, GT boxes in original pixels, (width, height))."""
+    rng_maps = [(f"random-{i}", cam, gt.tolist(), (CANVAS, CANVAS)) for i, (cam, gt) in
+                enumerate(random_maps(random_count))]
+    return {"wsol-oracle": oracle_images(oracle_folder), "random 14x14": rng_maps}
+
+
+def reference_evaluators(ref, images, thresholds):
+    """The reference's MaxBoxAcc and MaxBoxAccV2 evaluators, set up on images."""
+    metadata = {
+        "image_ids": [image_id for image_id, *_ in images],
+        "boxes": {image_id: boxes for image_id, _, boxes, _ in images},
+        "sizes": {image_id: size for image_id, _, _, size in images},
+    }
+    return [
+        ref.evaluation.BoxEvaluator(
+            metadata=metadata, dataset_name="CUB", split="test", cam_threshold_list=list(thresholds),
+            iou_threshold_list=list(IOU_LEVELS), mask_root=None, multi_contour_eval=multi_contour,
+        )
+        for multi_contour in (False, True)
+    ]
+
+
+def run_reference(ref, images, thresholds):
+    """Seconds the reference takes for MaxBoxAcc + MaxBoxAccV2 over images; its counts."""
+    v1, v2 = reference_evaluators(ref, images, thresholds)
+    start = time.perf_counter()
+    for image_id, cam, _, _ in images:
+        resized = cv2.resize(cam.astype(np.float64), (CANVAS, CANVAS), interpolation=cv2.INTER_CUBIC)
+        normalised = ref.inference.normalize_scoremap(resized)
+        v1.accumulate(normalised, image_id)
+        v2.accumulate(normalised, image_id)
+    seconds = time.perf_counter() - start
+    return seconds, {"v1": v1.num_correct[50], **{f"v2 IoU {level}": v2.num_correct[level] for level in IOU_LEVELS}}
+
+
+def run_ours(images, thresholds):
+    """Seconds our BoxEvaluator takes for fixed tau + MaxBoxAcc + MaxBoxAccV2 over images; its counts."""
+    gt_224 = {image_id: boxes_to_canvas(boxes, *size) for image_id, _, boxes, size in images}
+    evaluator = BoxEvaluator(thresholds=thresholds, iou_levels=IOU_LEVELS)
+    start = time.perf_counter()
+    for image_id, cam, _, _ in images:
+        evaluator.add(cam, gt_224[image_id])
+    seconds = time.perf_counter() - start
+    return seconds, {"v1": evaluator.v1_correct, **{f"v2 IoU {lv}": evaluator.v2_correct[lv] for lv in IOU_LEVELS}}
+
+
+def run_contours_only(images, thresholds):
+    """Seconds for one findContours per distinct mask, on its bounding box, and nothing else: what
+    any evaluator costs at least when it traces every distinct mask once (the reference traces
+    each threshold twice)."""
+    start = time.perf_counter()
+    for _, cam, _, _ in images:
+        quantised = quantise(normalise_score_map(cam))
+        cutoffs = threshold_cutoffs(quantised, thresholds)
+        _, first = np.unique(mask_ids(quantised, cutoffs), return_index=True)
+        bounds, nonempty = mask_bounds(quantised, cutoffs[first])
+        for cutoff, (x0, y0, x1, y1) in zip(cutoffs[first][nonempty].tolist(), bounds[nonempty].tolist()):
+            _, mask = cv2.threshold(quantised[y0 : y1 + 1, x0 : x1 + 1], cutoff, 1, cv2.THRESH_BINARY)
+            cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))
+    return time.perf_counter() - start
+
+
+def compare_with_reference(ref, name, images, thresholds, repeats):
+    """Best of repeats for each, run alternately; raises if any per-threshold count differs."""
+    best_ref = best_ours = best_contours = float("inf")
+    for _ in range(repeats):
+        ref_seconds, ref_counts = run_reference(ref, images, thresholds)
+        our_seconds, our_counts = run_ours(images, thresholds)
+        best_contours = min(best_contours, run_contours_only(images, thresholds))
+        best_ref, best_ours = min(best_ref, ref_seconds), min(best_ours, our_seconds)
+        for key, counts in ref_counts.items():
+            if not np.array_equal(counts, our_counts[key]):
+                first = int(np.flatnonzero(counts != our_counts[key])[0])
+                raise SystemExit(f"{name}, {len(thresholds)} thresholds: {key} counts differ first at threshold "
+                                 f"{thresholds[first]:g}: reference {int(counts[first])}, ours {int(our_counts[key][first])}")
+    ref_rate, our_rate, contours_rate = (len(images) / best for best in (best_ref, best_ours, best_contours))
+    print(f"{name:13s} {len(thresholds):5d} thresholds, {len(images):4d} maps: reference {ref_rate:7.1f} maps/s, "
+          f"ours {our_rate:7.1f} maps/s, ratio {our_rate / ref_rate:5.1f}x; per-threshold counts identical "
+          f"(v1 IoU 50, v2 IoU 30/50/70)", flush=True)
+    print(f"{'':13s} {'':26s} findContours alone, once per distinct mask: {contours_rate:7.1f} maps/s, "
+          f"ratio {contours_rate / ref_rate:5.1f}x", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--oracle", type=Path, default=DEFAULT_ORACLE, help="wsol-oracle fixture folder")
     parser.add_argument("--maps-fixed", type=int, default=3000, help="maps timed for the fixed-tau score")
     parser.add_argument("--maps-full", type=int, default=300, help="maps timed for the 100-threshold scores")
+    parser.add_argument("--reference", type=Path, help="a copy of clovaai/wsolevaluation: time it against ours")
+    parser.add_argument("--reference-maps", type=int, default=900, help="maps per set at 100 thresholds")
+    parser.add_argument("--fine-maps", type=int, default=300, help="maps per set at 1,000 thresholds")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per comparison; the best one counts")
     args = parser.parse_args()
     cv2.setNumThreads(1)
+    if args.reference is not None:
+        ref = load_reference(args.reference)
+        print(f"reference: {args.reference.resolve()}; one core; best of {args.repeats}", flush=True)
+        sets = comparison_sets(args.oracle, random_count=300)
+        for step, count in ((0.01, args.reference_maps), (0.001, args.fine_maps)):
+            thresholds = np.arange(0, 1, step)  # the reference's cam_threshold_list
+            for name, images in sets.items():
+                cycled = list(itertools.islice(itertools.cycle(images), count))
+                compare_with_reference(ref, name, cycled, thresholds, args.repeats)
+        return
     for name, maps in (("wsol-oracle", oracle_maps(args.oracle)), ("random 14x14", random_maps(300))):
         fixed = maps_per_second(BoxEvaluator(max_box_acc=False).add, maps, args.maps_fixed)
         full = maps_per_second(BoxEvaluator().add, maps, args.maps_full)

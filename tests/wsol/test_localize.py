@@ -13,11 +13,13 @@ import pytest
 from infocam import cli
 from infocam.wsol.localize import (
     BoxEvaluator,
+    _cropped_contours,
     box_iou,
     boxes_to_canvas,
     inclusive_boxes_to_canvas,
     contour_boxes_and_areas,
     localize_eval_files,
+    mask_bounds,
     mask_contours,
     mask_ids,
     normalise_score_map,
@@ -86,6 +88,43 @@ def test_mask_keeps_only_pixels_strictly_above_the_cutoff():
     contours = mask_contours(quantised, 100)
     assert len(contours) == 1
     assert cv2.boundingRect(contours[0]) == (70, 50, 20, 10)
+
+
+def test_mask_bounds_are_the_extent_of_the_pixels_above_each_cutoff():
+    rng = np.random.default_rng(5)
+    quantised = quantise(normalise_score_map(rng.standard_normal((7, 7))))
+    cutoffs = np.array([0, 60, 128, 200, 254, 255])
+    bounds, nonempty = mask_bounds(quantised, cutoffs)
+    for cutoff, box, any_pixel in zip(cutoffs, bounds, nonempty):
+        ys, xs = np.nonzero(quantised > cutoff)
+        assert any_pixel == (len(xs) > 0)
+        if any_pixel:
+            assert box.tolist() == [xs.min(), ys.min(), xs.max(), ys.max()]
+    assert nonempty[0] and not nonempty[-1]
+
+
+def test_contours_found_on_the_mask_bounding_box_equal_those_of_the_whole_image():
+    # Point for point and in the same order (the largest-contour tie-break depends on it), with
+    # holes, nested parts and masks that touch the image edge among them.
+    rng = np.random.default_rng(6)
+    maps = [rng.standard_normal((side, side)) for side in (7, 14, 28) for _ in range(3)]
+    maps.append(np.kron(rng.integers(0, 3, (4, 4)), np.ones((56, 56))))
+    nested = at_edge = inside = 0
+    for score_map in maps:
+        quantised = quantise(normalise_score_map(score_map))
+        cutoffs = np.arange(0, quantised.max(), 5)
+        bounds, nonempty = mask_bounds(quantised, cutoffs)
+        assert nonempty.all()
+        for cutoff, box in zip(cutoffs.tolist(), bounds.tolist()):
+            _, mask = cv2.threshold(quantised, cutoff, 1, cv2.THRESH_BINARY)
+            expected, hierarchy = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)
+            contours = _cropped_contours(quantised, cutoff, *box)
+            assert len(contours) == len(expected)
+            assert all(np.array_equal(found, wanted) for found, wanted in zip(contours, expected))
+            nested += bool((hierarchy[0, :, 3] >= 0).any())
+            at_edge += 0 in box or 223 in box
+            inside += 0 not in box and 223 not in box
+    assert nested > 20 and at_edge > 20 and inside > 20
 
 
 def test_mask_ids_equal_only_for_identical_masks():

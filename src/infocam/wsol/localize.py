@@ -81,10 +81,37 @@ def mask_ids(quantised, cutoffs):
     return pixels_at_or_below[cutoffs]
 
 
+def mask_bounds(quantised, cutoffs):
+    """Per cut-off, the bounding box (x0, y0, x1, y1, inclusive) of the pixels above it, and whether there are any."""
+    cutoffs = np.asarray(cutoffs)[:, None]
+    rows = quantised.max(axis=1) > cutoffs
+    cols = quantised.max(axis=0) > cutoffs
+    bounds = np.stack(
+        [
+            cols.argmax(axis=1),
+            rows.argmax(axis=1),
+            quantised.shape[1] - 1 - cols[:, ::-1].argmax(axis=1),
+            quantised.shape[0] - 1 - rows[:, ::-1].argmax(axis=1),
+        ],
+        axis=1,
+    )
+    return bounds, rows.any(axis=1)
+
+
 def mask_contours(quantised, cutoff):
     """Contours of the pixels strictly above cutoff, as cv2.findContours(RETR_TREE, CHAIN_APPROX_SIMPLE) gives them."""
     _, mask = cv2.threshold(quantised, int(cutoff), 1, cv2.THRESH_BINARY)
     return cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+
+
+def _cropped_contours(quantised, cutoff, x0, y0, x1, y1):
+    """mask_contours for a mask whose pixels all lie in the box x0, y0, x1, y1 (inclusive; mask_bounds).
+
+    findContours pads its input with zeros, and every pixel outside the box is zero anyway,
+    so the crop gives the same contours, points and order; offset shifts them back.
+    """
+    _, mask = cv2.threshold(quantised[y0 : y1 + 1, x0 : x1 + 1], cutoff, 1, cv2.THRESH_BINARY)
+    return cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE, offset=(x0, y0))[0]
 
 
 def contour_boxes_and_areas(contours):
@@ -298,12 +325,17 @@ def _checked_gt_boxes(gt_boxes):
 def _scores_per_mask(quantised, cutoffs, gt_boxes):
     """For each cut-off: the largest-contour box, its IoU, and the best IoU over all contour boxes.
 
-    Cut-offs that give the same mask share one findContours call, and the boxes of all
-    masks go through contour_boxes_and_areas and box_iou together.
+    Cut-offs that give the same mask share one findContours call, made on the mask's bounding
+    box, and the boxes of all masks go through contour_boxes_and_areas and box_iou together.
     """
     ids = mask_ids(quantised, cutoffs) if len(cutoffs) > 1 else cutoffs
     _, first, per_cutoff = np.unique(ids, return_index=True, return_inverse=True)
-    contours_per_mask = [mask_contours(quantised, cutoffs[i]) for i in first]
+    distinct = cutoffs[first]
+    bounds, nonempty = mask_bounds(quantised, distinct)
+    contours_per_mask = [
+        _cropped_contours(quantised, cutoff, *box) if any_pixel else ()
+        for cutoff, box, any_pixel in zip(distinct.tolist(), bounds.tolist(), nonempty.tolist())
+    ]
     counts = np.array([len(contours) for contours in contours_per_mask])
     boxes, areas = contour_boxes_and_areas([c for contours in contours_per_mask for c in contours])
 
