@@ -61,6 +61,19 @@ def test_an_overlay_after_a_full_config_changes_only_its_keys(tmp_path):
     assert jobs["mi_estimate"] == 8  # the rest of config.yaml still holds
 
 
+def test_a_cells_hyper_can_set_its_own_schedule(tmp_path):
+    def edit(config):
+        config["datasets"]["tiny"]["hyper"]["vgg16"].update(epochs=5, lr_step=4)
+    result = snakemake("-n", "-p", "--cores", "1", "results/checkpoints/tiny/vgg16-adl-softmax-s0.pt",
+                       "results/checkpoints/cub/vgg16-adl-softmax-s0.pt",
+                       "--configfile", write_config(tmp_path / "schedule.yaml", edit), workdir=tmp_path)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    commands = {line.split("--data data/prepared/")[1].split()[0]: line
+                for line in result.stdout.splitlines() if "infocam train --data data/prepared/" in line}
+    assert '"epochs": 5' in commands["tiny"] and '"lr_step": 4' in commands["tiny"]
+    assert '"epochs": 2' in commands["cub"] and '"lr_step": 1' in commands["cub"]  # training's
+
+
 def test_default_config_plans_the_full_grid(tmp_path):
     result = snakemake("-n", "--cores", "2", "--quiet", "rules", workdir=tmp_path)
     assert result.returncode == 0, result.stderr
