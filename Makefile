@@ -31,7 +31,7 @@ test: $(STAMP)
 # The dress rehearsal of config/paper.yaml: full-width networks, torchvision-format weight
 # files, the paper's optimiser and evaluation, on small synthetic archives at the real sizes.
 paper-smoke: $(STAMP)
-	$(BIN)/python -m pytest -q tests/test_paper_smoke.py
+	$(BIN)/python -m pytest -q tests/paper/test_paper_smoke.py
 
 # The workflow through profiles/slurm on a one-node SLURM cluster (scripts/slurm-cluster.sh):
 # needs root; installs Debian's slurm-wlm and munge the first time. Leaves the cluster as it found it.
