@@ -49,7 +49,7 @@ DATA_SOURCES = dict(DATASETS)
 if PRETRAINING["enabled"]:
     DATA_SOURCES[PRETRAIN_DATASET] = {
         "format": PRETRAINING["format"], "source": "synthetic", "archive": PRETRAINING["archive"], "md5": None,
-        "synthetic": PRETRAINING["synthetic"], "resize": PRETRAINING.get("resize"),
+        "synthetic": PRETRAINING["synthetic"], "resize": PRETRAINING["resize"],
     }
 
 
