@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from conftest import SNAKEMAKE
-from infocam.config import ConfigError, load_config, validate_config
+from infocam.config import ConfigError, load_config, load_config_files, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,6 +63,7 @@ def test_validation_fills_in_a_schema_default(default_config):
         (lambda c: c["datasets"]["tiny"]["synthetic"].update(max_size=500), "datasets.tiny.synthetic.min_size"),
         (lambda c: c["datasets"]["cub"]["output_stride"].update(vgg16=4), "datasets.cub.output_stride.vgg16"),
         (lambda c: c["model"].update(pretrained=True, width=1.0), "pretraining.enabled"),  # ImageNet or synthetic
+        (lambda c: c["datasets"]["cub"]["region"].update(resnet50=8), "datasets.cub.region.resnet50"),  # 7 x 7 maps
     ],
 )
 def test_broken_config_names_the_key(default_config, edit, key):
@@ -103,3 +104,37 @@ def test_a_nested_override_reaches_the_job_as_a_number(tmp_path):
                              "--config", "training={epochs: 3}"], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
     assert '"epochs": 3,' in result.stdout
+
+
+BROKEN_YAML = "device: cpu\ntraining:\n  epochs: [3\n  amp: false\n"  # the list on line 3 is never closed
+
+
+def test_a_yaml_error_names_the_file_and_line(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(BROKEN_YAML)
+    with pytest.raises(ConfigError) as error:
+        load_config_files([ROOT / "config" / "config.yaml", overlay])
+    assert str(error.value).startswith(f"{overlay}:4:")
+    assert "not valid YAML" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_check_config_reads_the_files_before_snakemake_as_make_tables_does(tmp_path):
+    overlay = tmp_path / "overlay.yaml"
+    overlay.write_text(BROKEN_YAML)
+    # -o: take the venv as it is; make stops at check-config, before Snakemake starts
+    done = subprocess.run(["make", "-s", "-o", ".venv/.installed", "tables", f"CONFIGFILES=config/config.yaml {overlay}"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert done.stderr.splitlines()[0].startswith(f"infocam check-config: error: {overlay}:4:")
+    assert "snakemake" not in done.stdout
+
+    overlay.write_text("training:\n  epochs: 3\n")
+    done = subprocess.run(["infocam", "check-config", str(ROOT / "config" / "config.yaml"), str(overlay)],
+                          capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip().endswith(": valid")
+    overlay.write_text("datasets:\n  tiny:\n    region: {vgg16: 5, resnet50: 3}\n")
+    done = subprocess.run(["infocam", "check-config", str(ROOT / "config" / "config.yaml"), str(overlay)],
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert done.stderr.strip() == ("infocam check-config: error: config key 'datasets.tiny.region.vgg16': R = 5 is "
+                                   "larger than the 4 x 4 class maps of vgg16 at crop 64 and output stride 16")

@@ -1,11 +1,15 @@
-"""Packaging: the dependency ranges, the pinned lock and the conda environment agree."""
+"""Packaging: the dependency ranges, the pinned lock and the conda environment agree; what the
+repository tracks and the package ships."""
 
+import subprocess
 import tomllib
+from collections import Counter
 
 import yaml
 from packaging.requirements import Requirement
 
 from conftest import ROOT
+from infocam.data.splits import authors_tiny_split
 
 
 def pins(lines):
@@ -38,3 +42,20 @@ def test_the_conda_environment_lists_the_same_pins_and_installs_the_project():
     assert {name: str(r.specifier) for name, r in pins(pip_section).items()} == \
         {name: str(r.specifier) for name, r in top_level.items()}
     assert "pip install --no-deps -e" in (ROOT / "envs" / "infocam.post-deploy.sh").read_text()
+
+
+def test_the_repository_tracks_no_dvc_record():
+    """DVC records describe one run's files (docs/provenance.md): committed, a fresh clone's
+    `dvc status` and `dvc pull` would chase files that exist nowhere."""
+    tracked = subprocess.run(["git", "ls-files", "*.dvc"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert tracked.stdout.split() == []
+
+
+def test_the_authors_tiny_split_ships_with_the_package_and_holds_half_of_each_class():
+    split = authors_tiny_split()  # checks the shipped file's md5
+    assert len(split) == 10_000 and set(split) == {f"val_{n}.JPEG" for n in range(10_000)}
+    per_class = Counter((wnid, part) for wnid, part in split.values())
+    assert len({wnid for wnid, _ in per_class}) == 200
+    assert set(per_class.values()) == {25}  # 25 val and 25 test images in each of the 200 classes
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "resources/*.csv" in project["tool"]["setuptools"]["package-data"]["infocam.data"]

@@ -135,6 +135,7 @@ def _check_dataset(name, dataset):
     key = f"datasets.{name}"
     if dataset["crop"] > dataset["resize"]:
         raise ConfigError(f"config key '{key}.crop': {dataset['crop']} is larger than resize {dataset['resize']}")
+    _check_regions(key, dataset)
     needs = {"synthetic": "synthetic", "url": "url", "local": "path"}[dataset["source"]]
     if needs not in dataset:
         raise ConfigError(f"config key '{key}.{needs}': required when source is '{dataset['source']}'")
@@ -148,6 +149,19 @@ def _check_dataset(name, dataset):
         local = "path is an archive (a folder holding an extracted copy needs none)"
         when = "source is 'url'" if dataset["source"] == "url" else local
         raise ConfigError(f"config key '{key}.md5': required when {when}")
+
+
+def _check_regions(key, dataset):
+    """infoCAM's region R must fit on the class map: a larger square sums the same cells
+    everywhere on a `same`-size map, which is then flat."""
+    from infocam.wsol.geometry import class_map_side
+
+    for backbone, region in dataset["region"].items():
+        stride = dataset["output_stride"][backbone]
+        side = class_map_side(backbone, dataset["crop"], stride)
+        if region > side:
+            raise ConfigError(f"config key '{key}.region.{backbone}': R = {region} is larger than the {side} x {side} "
+                              f"class maps of {backbone} at crop {dataset['crop']} and output stride {stride}")
 
 
 def _check_synthetic(key, synthetic, fmt):
@@ -173,6 +187,46 @@ def _check_mi(mi):
             )
 
 
+def read_config_file(path):
+    """The mapping a YAML config file holds; a syntax error names the file, line and column.
+
+    Snakemake reads a `--configfile` before the workflow's own code runs and reports a broken
+    one without naming it: `infocam check-config` (and `make ... CONFIGFILES=...`) read the files
+    here first.
+    """
+    try:
+        with open(path, encoding="utf-8") as handle:
+            content = yaml.safe_load(handle)
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = " ".join(filter(None, (err.context, err.problem)))
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {' '.join(str(err).split())}") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"{path}: expected config keys at the top level, found {type(content).__name__}")
+    return content
+
+
+def merged(base, overlay):
+    """`overlay` merged into a copy of `base`, mappings key by key, as Snakemake merges config files."""
+    result = copy.deepcopy(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = copy.deepcopy(value)
+    return result
+
+
+def load_config_files(paths):
+    """The validated config of several files, each laid over the ones before it (`--configfile a b`)."""
+    config = {}
+    for path in paths:
+        config = merged(config, read_config_file(path))
+    return validate_config(config)
+
+
 def load_config(path):
-    with open(path) as handle:
-        return validate_config(yaml.safe_load(handle))
+    return load_config_files([path])

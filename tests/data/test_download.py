@@ -200,6 +200,19 @@ def test_corrupted_archive_names_both_checksums_and_keeps_nothing(tmp_path, serv
     assert server.requests["/files/CUB_200_2011.tgz"] == 1  # a wrong checksum is not a transfer error: no retry
 
 
+def test_an_html_page_instead_of_the_archive_gets_its_own_line(tmp_path, server, capsys):
+    """A repository that answers a file link with its landing page: named as such, not as an md5 mismatch."""
+    page = b"\n  <!DOCTYPE html>\n<html><head><title>CaltechDATA</title></head><body>Files</body></html>\n"
+    server.files["/records/65de6-vp158/files/CUB_200_2011.tgz?download=1"] = page
+    url = server.url("/records/65de6-vp158/files/CUB_200_2011.tgz?download=1")
+    out = tmp_path / "raw" / "CUB_200_2011.tgz"
+
+    assert cli.main(["download", "--url", url, "--md5", "97eceeb196236b17998738112f37df78", "--out", str(out)]) == 1
+    message = capsys.readouterr().err.splitlines()[-1]
+    assert message.startswith(f"infocam download: error: the server sent an HTML page, not the archive: {url};")
+    assert files_under(out.parent) == []
+
+
 def test_transfer_cut_short_is_retried_then_fails_cleanly(tmp_path, server, waits):
     url, md5, _ = serve_archive(server, tmp_path, "tiny")
     server.cut_short.add("/files/tiny-imagenet-200.zip")

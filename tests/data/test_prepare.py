@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 import re
 import tarfile
 import zipfile
@@ -99,6 +100,7 @@ def test_hand_made_cub_is_prepared(tmp_path):
         by_id.setdefault(row["image_id"], []).append(corners(row))
     assert by_id["1"] == [(1.5, 2.0, 11.5, 10.0)]  # x y w h -> corners
     assert by_id["3"] == [(1.0, 1.0, 6.0, 6.0), (20.0, 10.0, 45.0, 30.0)]  # both boxes kept
+    assert by_id["2"] == [(0.0, 0.0, 39.0, 29.0)]  # x + w = width: the far corner is the last pixel, 39
     assert len(boxes) == 9
 
 
@@ -276,11 +278,34 @@ def test_inconsistent_ids_are_reported(tmp_path):
     assert "no box for image id 7" in prepare_broken(tmp_path, members)
 
 
-def test_box_outside_its_image_is_refused(tmp_path):
+def test_box_that_starts_outside_its_image_is_refused(tmp_path):
     members = hand_cub_members()
-    replace_line(members, "CUB_200_2011/bounding_boxes.txt", 2, "2 1.0 0.0 40.0 30.0")  # x1 = 41 > width 40
+    replace_line(members, "CUB_200_2011/bounding_boxes.txt", 2, "2 40.0 0.0 1.0 30.0")  # x0 = 40: past the last pixel, 39
     message = prepare_broken(tmp_path, members)
-    assert message == "CUB_200_2011/bounding_boxes.txt:2: box (1, 0, 41, 30) lies outside image 2 of size 40x30"
+    assert message == "CUB_200_2011/bounding_boxes.txt:2: box (40, 0, 41, 30) starts outside image 2 of size 40x30"
+
+    members = hand_cub_members()
+    replace_line(members, "CUB_200_2011/bounding_boxes.txt", 2, "2 5.0 -1.0 4.0 4.0")
+    message = prepare_broken(tmp_path, members)
+    assert message == "CUB_200_2011/bounding_boxes.txt:2: box (5, -1, 9, 3) starts outside image 2 of size 40x30"
+
+    members = hand_cub_members()
+    replace_line(members, "CUB_200_2011/bounding_boxes.txt", 2, "2 5.0 1.0 -4.0 4.0")
+    message = prepare_broken(tmp_path, members)
+    assert message == "CUB_200_2011/bounding_boxes.txt:2: box (5, 1, 1, 5) is inverted (x0 > x1 or y0 > y1)"
+
+
+def test_box_past_the_edge_is_clipped_to_the_last_pixel_as_the_reference_keeps_it(tmp_path):
+    """Real CUB box 47 is `5 127 496 131` on a 500 x 275 image: it ends 1 pixel past the right edge."""
+    members = hand_cub_members()
+    replace_line(members, "CUB_200_2011/bounding_boxes.txt", 2, "2 1.0 0.0 40.0 62.0")  # 1 and 32 px past
+    archive = tmp_path / "cub.tgz"
+    out = tmp_path / "prepared"
+    prepare_dataset(archive, "cub", write_tgz(archive, members), out)
+    assert [row for row in read_csv(out / "boxes.csv") if row["image_id"] == "2"] == \
+        [{"image_id": "2", "x0": "1.0", "y0": "0.0", "x1": "39.0", "y1": "29.0"}]
+    counts = json.loads((out / "source.json").read_text())["box_counts"]
+    assert counts == {"boxes": 9, "clipped": 1, "past_edge": 1, "largest_overshoot_px": 32.0}
 
 
 def test_missing_or_broken_image_is_refused(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 import torch
 import torchvision
 
+from infocam.wsol.geometry import class_map_side
 from infocam.wsol.models import ADL, build_model, scaled_channels
 
 BACKBONES = ("vgg16", "resnet50")
@@ -22,6 +23,20 @@ def test_feature_maps_have_output_stride_16(backbone, size, map_size):
         features, logits = model.features_and_logits(torch.randn(2, 3, size, size))
     assert features.shape == (2, last_channels(backbone, SMALL), map_size, map_size)
     assert logits.shape == (2, 7)
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+@pytest.mark.parametrize("output_stride", [16, 8])
+def test_class_map_side_known_before_building_equals_the_networks(backbone, output_stride):
+    """config.py checks infoCAM's region against class_map_side: it must be the real map's side."""
+    model = build_model(backbone, 3, width=0.0625, output_stride=output_stride).eval()
+    sides = {}
+    with torch.no_grad():
+        for crop in (32, 33, 40, 47, 64, 100, 112, 224):
+            features, _ = model.features_and_logits(torch.zeros(1, 3, crop, crop))
+            assert features.shape[-1] == features.shape[-2]
+            sides[crop] = features.shape[-1]
+    assert sides == {crop: class_map_side(backbone, crop, output_stride) for crop in sides}
 
 
 @pytest.mark.parametrize("backbone", BACKBONES)

@@ -3,7 +3,8 @@
 Files, all with 1-based numeric ids: images.txt (`id relpath`, relative to images/),
 classes.txt (`class_id name`), image_class_labels.txt (`id class_id`),
 train_test_split.txt (`id 1|0`, 1 = training image) and bounding_boxes.txt
-(`id x y w h`, floats). Boxes are turned into corners x0=x, y0=y, x1=x+w, y1=y+h.
+(`id x y w h`, floats). Boxes are turned into corners x0=x, y0=y, x1=x+w, y1=y+h; once the
+image sizes are known, validate.fit_boxes keeps x1, y1 inside the image (30 real boxes end past it).
 """
 
 from pathlib import Path, PurePosixPath

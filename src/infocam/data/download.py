@@ -57,8 +57,8 @@ def download_file(
     HTTP 408/429/5xx) is retried up to `attempts` times in all, waiting `first_wait`
     seconds and doubling the wait each time. A wrong md5 or another HTTP error is final.
     Raises ChecksumError (expected and actual md5) or DownloadError (what to fetch by hand,
-    and, given `dataset`, which config key points at a copy instead); either way nothing
-    is left at `out` or beside it.
+    and, given `dataset`, which config key points at a copy instead; its own message when the
+    server answered with an HTML page); either way nothing is left at `out` or beside it.
     """
     out, md5 = Path(out), md5.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{32}", md5):
@@ -72,6 +72,9 @@ def download_file(
     part = out.with_name(f".{out.name}.part")
     try:
         _transfer_with_retries(url, part, attempts, first_wait, timeout)
+        if _is_html_page(part):
+            raise DownloadError(f"the server sent an HTML page, not the archive: {url}; open it in a browser, "
+                                f"fetch the file yourself and put it at {out} (md5 {md5})", "HTML page")
         actual = pooch.file_hash(str(part), alg="md5")
         if actual != md5:
             raise ChecksumError(f"{url}: downloaded file has md5 {actual}, expected {md5}; nothing was kept at {out}")
@@ -87,6 +90,16 @@ def download_file(
         part.unlink(missing_ok=True)
     print(f"saved {out} (md5 {md5})")
     return out
+
+
+HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+def _is_html_page(path: Path) -> bool:
+    """Whether a downloaded file is a web page (a login, landing or error page) rather than data."""
+    with open(path, "rb") as stream:
+        start = stream.read(1024).lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith(HTML_STARTS)
 
 
 def _attempts(count: int) -> str:

@@ -7,7 +7,8 @@ checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
     boxes.csv                         image_id,x0,y0,x1,y1 (original pixels, corners, one row per box)
     classes.csv                       label,name
     parts.csv                         image_id,part,x0,y0,x1,y1 (only with a part-box sidecar, below)
-    source.json                       the archive (path, md5) or extracted copy it came from
+    source.json                       the archive (path, md5) or extracted copy it came from, how
+                                      val and test were split, and how many boxes were clipped
     manifest.csv                      path,md5 of every other file (images included)
 
 Snakemake sees the prepared folder as one output and does not notice a file changed inside
@@ -37,8 +38,8 @@ from infocam.data.archives import extract_archive, verify_md5
 from infocam.data.errors import DataFormatError
 from infocam.data.lines import parse_int
 from infocam.data.records import NativeDataset
-from infocam.data.splits import split_images
-from infocam.data.validate import check_boxes, check_expected_counts, measure_images
+from infocam.data.splits import ALTERNATING, split_images
+from infocam.data.validate import check_expected_counts, fit_boxes, measure_images
 from infocam.io import atomic_folder, file_md5
 
 READERS = {
@@ -61,9 +62,9 @@ def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: 
         extracted = partial / "extracted"
         extract_archive(archive, extracted)
         dataset = read(_dataset_root(extracted, marker, archive.name))
-        _check_and_write(dataset, expected, archive.name, partial, _move_images, parts)
+        checks = _check_and_write(dataset, expected, archive.name, partial, _move_images, parts)
         shutil.rmtree(extracted)
-        _write_source(partial, {"archive": str(archive), "md5": md5})
+        _write_source(partial, {"archive": str(archive), "md5": md5, **checks})
         write_manifest(partial)
 
 
@@ -80,8 +81,8 @@ def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | No
         raise FileNotFoundError(f"{folder}: no such folder")
     with atomic_folder(out_dir) as partial:
         dataset = read(_dataset_root(folder, marker, str(folder)))
-        _check_and_write(dataset, expected, str(folder), partial, _link_images, parts)
-        _write_source(partial, {"extracted": str(folder), "md5": None})
+        checks = _check_and_write(dataset, expected, str(folder), partial, _link_images, parts)
+        _write_source(partial, {"extracted": str(folder), "md5": None, **checks})
         write_manifest(partial)
 
 
@@ -98,15 +99,22 @@ def _check_and_write(
     folder: Path,
     place_images: Callable[[NativeDataset, Path], None],
     parts: Path | None = None,
-) -> None:
+) -> dict:
+    """Check `dataset`, place its images and write its tables into `folder`; return what
+    source.json records of the checks: the split used and the box counts (validate.fit_boxes)."""
     check_expected_counts(dataset, expected, source)
     sizes = measure_images(dataset)
-    check_boxes(dataset, sizes)
+    boxes, box_counts = fit_boxes(dataset, sizes)
+    print(f"{source}: {box_counts['clipped']} of {box_counts['boxes']} boxes clipped to the image "
+          f"({box_counts['past_edge']} ended past its edge, by up to {box_counts['largest_overshoot_px']:g} px)")
     part_rows = None if parts is None else _read_part_sidecar(Path(parts), dataset, sizes)
     place_images(dataset, folder / "images")
-    _write_tables(folder, dataset, sizes)
+    _write_tables(folder, dataset, boxes, sizes)
     if part_rows is not None:
         _write_csv(folder / "parts.csv", PART_COLUMNS, part_rows)
+    split = dataset.halves_source or ALTERNATING
+    print(f"{source}: val and test split {split}")
+    return {"split": split, "box_counts": box_counts}
 
 
 def _dataset_root(top: Path, marker: str, source_name: str) -> Path:
@@ -140,13 +148,13 @@ def _link_images(dataset: NativeDataset, images_dir: Path) -> None:
         (images_dir / top).symlink_to(dataset.image_root / top, target_is_directory=True)
 
 
-def _write_tables(folder: Path, dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> None:
-    for split, records in split_images(dataset.images).items():
+def _write_tables(folder: Path, dataset: NativeDataset, boxes: list, sizes: dict[str, tuple[int, int]]) -> None:
+    for split, records in split_images(dataset.images, dataset.held_out_halves).items():
         rows = [
             [record.image_id, f"images/{record.path}", record.label, *sizes[record.image_id]] for record in records
         ]
         _write_csv(folder / f"{split}.csv", SPLIT_COLUMNS, rows)
-    box_rows = [[box.image_id, *(repr(float(v)) for v in (box.x0, box.y0, box.x1, box.y1))] for box in dataset.boxes]
+    box_rows = [[box.image_id, *(repr(float(v)) for v in (box.x0, box.y0, box.x1, box.y1))] for box in boxes]
     _write_csv(folder / "boxes.csv", ["image_id", "x0", "y0", "x1", "y1"], box_rows)
     _write_csv(folder / "classes.csv", ["label", "name"], list(enumerate(dataset.classes)))
 

@@ -36,6 +36,10 @@ class NativeDataset:
     images: list[ImageRecord]
     boxes: list[Box]
     part_names: tuple[str, str]  # the format's own names for its training and held-out parts
+    # image id -> 'val' | 'test' where the format fixes the held-out halves (the authors' list for
+    # the official Tiny-ImageNet), with where that list comes from; None: alternate per class
+    held_out_halves: dict[str, str] | None = None
+    halves_source: str | None = None
 
     def counts(self) -> dict[str, int]:
         """Number of images, classes and images per native part, keyed as in `expected`."""

@@ -16,6 +16,11 @@ cue gives the partial coverage seen on real data.
 Background distractors (lines, thin bars, striped or checked patches) use muted colours
 and are never round, so they do not imitate a head.
 
+With `quirks`, the first images of an archive carry what the real files hold and made-up data
+usually lack (docs/datasets.md): CUB boxes that end past the image by 1 and by 32 pixels and
+one that ends exactly on its edge (x + w = W), Tiny-ImageNet one-pixel-wide boxes at the right
+edge, a grayscale and a CMYK JPEG, and a PNG saved under a JPEG name.
+
 The archives are byte-identical for a given seed: fixed member order, fixed timestamps,
 gzip header time 0.
 """
@@ -122,12 +127,13 @@ class SyntheticSettings:
     body_cue: float = 0.5  # probability that a body wears its class's stripes
     min_size: int = CUB_MIN_SIZE  # CUB format: each image side is drawn from min_size..max_size pixels
     max_size: int = CUB_MAX_SIZE
+    quirks: bool = False  # the first images carry the real files' quirks (module docstring)
 
 
 def write_synthetic_archive(fmt, path, settings):
     """The archive of `settings` in format `fmt` ('cub' .tgz or 'tiny' .zip); return its md5."""
     common = dict(n_classes=settings.n_classes, train_per_class=settings.train_per_class, seed=settings.seed,
-                  first_class=settings.first_class, body_cue=settings.body_cue)
+                  first_class=settings.first_class, body_cue=settings.body_cue, quirks=settings.quirks)
     if fmt == "cub":
         return write_cub_archive(path, test_per_class=settings.heldout_per_class, min_size=settings.min_size,
                                  max_size=settings.max_size, **common)
@@ -147,6 +153,7 @@ def write_cub_archive(
     max_size: int = CUB_MAX_SIZE,
     body_cue: float = 0.5,
     first_class: int = 0,
+    quirks: bool = False,
 ) -> str:
     """Write a CUB-200-2011-format .tgz (plus `<path>.md5` and `<path>.parts.csv`); return its md5."""
     _check_options(n_classes, first_class, body_cue)
@@ -168,12 +175,13 @@ def write_cub_archive(
                 width, height = (int(v) for v in rng.integers(min_size, max_size + 1, size=2))
                 specimen = draw_specimen(rng, width, height, drawn[label], body_cue)
                 relative = f"{folder}/{class_name(drawn[label])}_{k + 1:04d}.jpg"
-                archive.add_file(f"{top}/images/{relative}", _jpeg(specimen.image))
-                x0, y0, x1, y1 = specimen.box
+                quirk = CUB_QUIRKS[image_id - 1] if quirks and image_id <= len(CUB_QUIRKS) else None
+                archive.add_file(f"{top}/images/{relative}", _image_file(specimen.image, quirk))
+                x, y, w, h = _cub_box(specimen.box, width, height, quirk)
                 images.append(f"{image_id} {relative}")
                 labels.append(f"{image_id} {label + 1}")
                 flags.append(f"{image_id} {0 if is_test[k] else 1}")
-                boxes.append(f"{image_id} {x0:.1f} {y0:.1f} {x1 - x0:.1f} {y1 - y0:.1f}")
+                boxes.append(f"{image_id} {x:.1f} {y:.1f} {w:.1f} {h:.1f}")
                 heads.append((relative, specimen.head_box))
         archive.add_text(f"{top}/classes.txt", [f"{label + 1} {folder}" for label, folder in enumerate(classes)])
         archive.add_text(f"{top}/images.txt", images)
@@ -195,6 +203,7 @@ def write_tiny_archive(
     test_images: int = 10,
     body_cue: float = 0.5,
     first_class: int = 0,
+    quirks: bool = False,
 ) -> str:
     """Write a Tiny-ImageNet-200-format .zip (plus `<path>.md5` and `<path>.parts.csv`); return its md5.
 
@@ -220,18 +229,22 @@ def write_tiny_archive(
             lines = []
             for k in range(train_per_class):
                 specimen = draw_specimen(rng, size, size, drawn[label], body_cue, TINY_BODY_SPAN)
-                archive.add_file(f"{folder}/images/{wnid}_{k}.JPEG", _jpeg(specimen.image))
+                quirk = TINY_QUIRKS[k] if quirks and label == 0 and k < len(TINY_QUIRKS) else None
+                archive.add_file(f"{folder}/images/{wnid}_{k}.JPEG", _image_file(specimen.image, quirk))
                 heads.append((f"train/{wnid}/images/{wnid}_{k}.JPEG", specimen.head_box))
-                lines.append(f"{wnid}_{k}.JPEG\t" + "\t".join(str(v) for v in specimen.box))
+                box = _tiny_box(specimen.box, size, quirk)
+                lines.append(f"{wnid}_{k}.JPEG\t" + "\t".join(str(v) for v in box))
             archive.add_text(f"{folder}/{wnid}_boxes.txt", lines)
         archive.add_folder(f"{top}/val/")
         archive.add_folder(f"{top}/val/images/")
         lines = []
         for k, label in enumerate(rng.permutation(np.repeat(np.arange(n_classes), val_per_class))):
             specimen = draw_specimen(rng, size, size, drawn[label], body_cue, TINY_BODY_SPAN)
-            archive.add_file(f"{top}/val/images/val_{k}.JPEG", _jpeg(specimen.image))
+            quirk = TINY_QUIRKS[k] if quirks and k < len(TINY_QUIRKS) else None
+            archive.add_file(f"{top}/val/images/val_{k}.JPEG", _image_file(specimen.image, quirk))
             heads.append((f"val/images/val_{k}.JPEG", specimen.head_box))
-            lines.append(f"val_{k}.JPEG\t{wnids[label]}\t" + "\t".join(str(v) for v in specimen.box))
+            box = _tiny_box(specimen.box, size, quirk)
+            lines.append(f"val_{k}.JPEG\t{wnids[label]}\t" + "\t".join(str(v) for v in box))
         archive.add_text(f"{top}/val/val_annotations.txt", lines)
         archive.add_folder(f"{top}/test/")
         archive.add_folder(f"{top}/test/images/")
@@ -402,6 +415,46 @@ def _draw_head(rng: np.random.Generator, image: Image.Image, head: tuple[float, 
 def _mask_box(mask: np.ndarray) -> tuple[int, int, int, int]:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     return int(cols[0]), int(rows[0]), int(cols[-1]), int(rows[-1])
+
+
+# --- the real files' quirks ---------------------------------------------------
+
+# What the first images of a `quirks` archive carry, in image order (CUB: ids 1, 2, ...;
+# Tiny-ImageNet: the first class's first training images, and val_0, val_1, ...). Box quirks are CUB's "past_1",
+# "past_32" (x + w or y + h past the image by that many pixels, as real boxes 47 and others),
+# "on_edge" (x + w = W) and Tiny-ImageNet's "one_pixel_wide" (x0 = x1 = 63); file quirks are
+# "grayscale" and "cmyk" JPEGs and "png" (a PNG under a JPEG name).
+CUB_QUIRKS = ("past_1", "past_32", "on_edge", "grayscale", "cmyk", "png")
+TINY_QUIRKS = ("one_pixel_wide", "grayscale", "cmyk", "png")
+
+
+def _cub_box(box: tuple[int, int, int, int], width: int, height: int, quirk: str | None) -> tuple[int, ...]:
+    """(x, y, w, h) as bounding_boxes.txt writes it, with a box quirk applied."""
+    x0, y0, x1, y1 = box
+    if quirk == "past_1":
+        x1 = width + 1
+    elif quirk == "past_32":
+        y1 = height + 32
+    elif quirk == "on_edge":
+        x1 = width
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def _tiny_box(box: tuple[int, int, int, int], size: int, quirk: str | None) -> tuple[int, ...]:
+    x0, y0, x1, y1 = box
+    return (size - 1, y0, size - 1, y1) if quirk == "one_pixel_wide" else box
+
+
+def _image_file(image: Image.Image, quirk: str | None) -> bytes:
+    if quirk == "grayscale":
+        return _jpeg(image.convert("L"))
+    if quirk == "cmyk":
+        return _jpeg(image.convert("CMYK"))
+    if quirk == "png":
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG")
+        return buffer.getvalue()
+    return _jpeg(image)
 
 
 # --- archives ----------------------------------------------------------------

@@ -5,6 +5,9 @@ train/<wnid>/<wnid>_boxes.txt has `file x0 y0 x1 y1` for train/<wnid>/images/<fi
 val/val_annotations.txt has `file wnid x0 y0 x1 y1` for val/images/<file>.
 Boxes in both files are corners already (the authors' loader misread them as x, y, w, h).
 test/ has no labels and is not read. Every image is 64x64.
+
+When val/ holds exactly the official 10,000 val images, they are split into val and test as
+the authors split them (splits.authors_tiny_split); other Tiny-format archives alternate.
 """
 
 import re
@@ -13,6 +16,7 @@ from pathlib import Path
 from infocam.data.errors import DataFormatError
 from infocam.data.lines import annotation_lines, parse_int
 from infocam.data.records import Box, ImageRecord, NativeDataset
+from infocam.data.splits import AUTHORS_TINY_SPLIT, authors_tiny_split
 
 TOP_FOLDER = "tiny-imagenet-200"
 MARKER_FILE = "wnids.txt"
@@ -27,14 +31,30 @@ def read_tiny(root: Path) -> NativeDataset:
     images, boxes = [], []
     for label, wnid in enumerate(wnids):
         _read_train_class(root, label, wnid, images, boxes)
-    _read_val(root, wnids, images, boxes)
+    val_wnids = _read_val(root, wnids, images, boxes)
+    halves = _authors_halves(val_wnids)
     return NativeDataset(
         image_root=root,
         classes=classes,
         images=images,
         boxes=boxes,
         part_names=("train", "val"),
+        held_out_halves=halves,
+        halves_source=None if halves is None else f"the authors' Tiny-ImageNet list ({AUTHORS_TINY_SPLIT})",
     )
+
+
+def _authors_halves(val_wnids: dict[str, tuple[str, str]]) -> dict[str, str] | None:
+    """file -> 'val' | 'test' from the authors' list when val/ holds the official val images
+    (the same 10,000 file names), else None. A file whose wnid differs from the list's fails."""
+    authors = authors_tiny_split()
+    if set(val_wnids) != set(authors):
+        return None
+    for file_name, (wnid, where) in val_wnids.items():
+        if wnid != authors[file_name][0]:
+            raise DataFormatError(f"{where}: {file_name} has wnid {wnid}, the official val set "
+                                  f"(the authors' split) gives {authors[file_name][0]}")
+    return {file_name: part for file_name, (_, part) in authors.items()}
 
 
 def _read_wnids(path: Path, name: str) -> list[str]:
@@ -78,10 +98,11 @@ def _read_train_class(root: Path, label: int, wnid: str, images: list, boxes: li
     _check_folder_is_listed(root, f"train/{wnid}/images", listed, name)
 
 
-def _read_val(root: Path, wnids: list[str], images: list, boxes: list) -> None:
+def _read_val(root: Path, wnids: list[str], images: list, boxes: list) -> dict[str, tuple[str, str]]:
+    """Add val/'s images and boxes; return file -> (wnid, where) of every val image."""
     name = f"{root.name}/val/val_annotations.txt"
     labels = {wnid: label for label, wnid in enumerate(wnids)}
-    first_label = {}
+    first_label, val_wnids = {}, {}
     for where, fields in annotation_lines(root / "val" / "val_annotations.txt", name, 6):
         file_name, wnid = fields[0], fields[1]
         match = VAL_FILE.fullmatch(file_name)
@@ -91,12 +112,14 @@ def _read_val(root: Path, wnids: list[str], images: list, boxes: list) -> None:
             raise DataFormatError(f"{where}: wnid {wnid} is not in wnids.txt")
         if file_name not in first_label:
             first_label[file_name] = (labels[wnid], where)
+            val_wnids[file_name] = (wnid, where)
             images.append(_record(file_name, f"val/images/{file_name}", labels[wnid], True, match, where))
         elif first_label[file_name][0] != labels[wnid]:
             earlier = first_label[file_name][1]
             raise DataFormatError(f"{where}: {file_name} has wnid {wnid}, but {earlier} gives another")
         boxes.append(_box(file_name, fields[2:], where))
     _check_folder_is_listed(root, "val/images", set(first_label), name)
+    return val_wnids
 
 
 def _record(file_name: str, path: str, label: int, held_out: bool, match: re.Match, where: str) -> ImageRecord:

@@ -1,10 +1,12 @@
 """Checks of a parsed dataset against its images and against expected counts."""
 
+from dataclasses import replace
+
 from PIL import Image
 from tqdm import tqdm
 
 from infocam.data.errors import DataFormatError
-from infocam.data.records import NativeDataset
+from infocam.data.records import Box, NativeDataset
 
 
 def check_expected_counts(dataset: NativeDataset, expected: dict | None, source: str) -> None:
@@ -44,18 +46,33 @@ def measure_images(dataset: NativeDataset) -> dict[str, tuple[int, int]]:
     return sizes
 
 
-def check_boxes(dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> None:
-    """Every box must have x0 <= x1 and y0 <= y1 and lie inside its image: 0 <= x0, x1 <= width, same for y.
+def fit_boxes(dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> tuple[list[Box], dict]:
+    """The boxes with their far corners kept inside the image, as the field's reference evaluator
+    keeps them: x1 = min(x1, width - 1), y1 = min(y1, height - 1); and a count of what that changed.
 
-    x0 == x1 is allowed: corners count pixels inclusively (the evaluator adds 1), and real
-    Tiny-ImageNet has one-pixel-wide boxes such as `63 47 63 63` at the right edge.
+    Corners count pixels inclusively (the evaluator adds 1), so the last pixel of an image is
+    width - 1. Real CUB-200-2011 boxes (x + w, y + h) end past the image by up to 32 pixels;
+    real Tiny-ImageNet has one-pixel-wide boxes such as `63 47 63 63` at the right edge.
+    A box that is inverted or starts outside its image raises DataFormatError with its file:line.
+    The count: `clipped` boxes changed, `past_edge` of them ending beyond the image's edge
+    (x1 > width or y1 > height), `largest_overshoot_px` the most any box ends past that edge.
     """
+    fitted, clipped, past_edge, largest_overshoot = [], 0, 0, 0.0
     for box in dataset.boxes:
         width, height = sizes[box.image_id]
         corners = f"({box.x0:g}, {box.y0:g}, {box.x1:g}, {box.y1:g})"
         if box.x0 > box.x1 or box.y0 > box.y1:
             raise DataFormatError(f"{box.where}: box {corners} is inverted (x0 > x1 or y0 > y1)")
-        if not (0 <= box.x0 and box.x1 <= width and 0 <= box.y0 and box.y1 <= height):
+        if not (0 <= box.x0 <= width - 1 and 0 <= box.y0 <= height - 1):
             raise DataFormatError(
-                f"{box.where}: box {corners} lies outside image {box.image_id} of size {width}x{height}"
+                f"{box.where}: box {corners} starts outside image {box.image_id} of size {width}x{height}"
             )
+        x1, y1 = min(box.x1, width - 1), min(box.y1, height - 1)
+        overshoot = max(box.x1 - width, box.y1 - height)
+        clipped += (x1, y1) != (box.x1, box.y1)
+        past_edge += overshoot > 0
+        largest_overshoot = max(largest_overshoot, overshoot)
+        fitted.append(replace(box, x1=x1, y1=y1))
+    counts = {"boxes": len(fitted), "clipped": clipped, "past_edge": past_edge,
+              "largest_overshoot_px": largest_overshoot}
+    return fitted, counts
