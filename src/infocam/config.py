@@ -98,6 +98,9 @@ def validate_config(config, schema_path=SCHEMA):
         raise ConfigError(f"config key '{_key_path(error)}': {error.message}")
     for name, dataset in config["datasets"].items():
         _check_dataset(name, dataset)
+    if "softmax" not in config["grid"]["losses"]:
+        raise ConfigError("config key 'grid.losses': the tables are built from the softmax cells; list softmax "
+                          "(pc_softmax cells are extra)")
     _check_mi(config["mi"])
     _check_model(config["model"])
     _check_pretraining(config["pretraining"], config["model"], config["datasets"])

@@ -11,7 +11,7 @@ import torch
 from infocam.data.prepare import prepare_dataset, write_manifest
 from infocam.data.synthetic import parts_path, write_tiny_archive
 from infocam.provenance.audit import metrics_from_per_image
-from infocam.wsol.cam import method_names
+from infocam.wsol.methods import evaluated_names
 from infocam.wsol.evaluate import EvaluateSettings, evaluate_cell, metrics_from_records, peak_on_part
 from infocam.wsol.localize import normalise_score_map
 from infocam.io import file_md5
@@ -44,8 +44,8 @@ def test_summary_agrees_with_the_per_image_records(trained):
     assert len(per_image) == summary["n_test"] == len(test) == 9
     assert list(per_image.image_id) == list(test.image_id)
     assert summary["top1_cls"] == pytest.approx(100 * per_image.correct_top1.mean())
-    assert set(summary["methods"]) == set(method_names("full")) and summary["region_geometry"] == "full"
-    for method in method_names("full"):
+    assert set(summary["methods"]) == set(evaluated_names("full")) and summary["region_geometry"] == "full"
+    for method in evaluated_names("full"):
         hits = per_image[f"{method}_iou"] >= 0.5
         metrics = summary["methods"][method]
         assert metrics["gt_loc"] == pytest.approx(100 * hits.mean())
@@ -56,7 +56,7 @@ def test_summary_agrees_with_the_per_image_records(trained):
     assert summary["n_no_gt_box"] == 0 and per_image.has_gt_box.all()
     assert summary["n_part_boxes"] == 9 and per_image.has_part_box.all()  # no crop: every head stays
     recomputed = metrics_from_per_image(trained / "per_image.csv.gz", summary["methods"])  # as the audit does
-    for method in method_names("full"):
+    for method in evaluated_names("full"):
         share = summary["methods"][method]["peak_on_part"]
         assert 0 <= share <= 1 and share == pytest.approx(per_image[f"{method}_peak_on_part"].mean())
         assert recomputed["methods"][method]["peak_on_part"] == pytest.approx(share)
@@ -157,3 +157,39 @@ def test_without_part_boxes_peak_on_part_is_null(trained, tmp_path):
     assert on_disk["methods"]["cam"]["peak_on_part"] is None
     assert "parts.csv" not in on_disk["provenance"]["dataset"]["files_md5"]
     assert not pd.read_csv(tmp_path / "p.csv.gz").has_part_box.any()
+
+
+class ToyEvaluator:
+    """A metric added the way docs/extending.md says: one class in EVALUATORS."""
+
+    def __init__(self, settings):
+        self.images = 0
+
+    def add(self, canvas_map, gt, parts):
+        self.images += 1
+        return {"toy_peak": float(canvas_map.max()) if canvas_map is not None else None}
+
+    def results(self):
+        return {"toy_images": self.images}
+
+
+def test_a_registered_toy_method_and_evaluator_reach_the_summary_and_table1(trained, tmp_path, monkeypatch):
+    from infocam.wsol import evaluate, methods
+    from infocam.wsol.tables import write_table
+
+    toy = methods.CamMethod("toy_lowest", "Toy (lowest class, no R)", "lowest_class", region=False, headline=True,
+                            ablation=False)
+    monkeypatch.setattr(methods, "METHODS", (*methods.METHODS, toy))
+    monkeypatch.setattr(evaluate, "EVALUATORS", (*evaluate.EVALUATORS, ToyEvaluator))
+    cell = tmp_path / "eval" / "tiny" / "resnet50-noadl-softmax-s0"
+    summary = evaluate_cell(trained / "prepared", trained / "best.pt", cell / "per_image.csv.gz",
+                            cell / "summary.json", SETTINGS)
+    assert "toy_lowest" in evaluated_names("full") and "toy_lowest_same" not in evaluated_names("full")
+    assert summary["methods"]["toy_lowest"]["toy_images"] == summary["n_test"] == 9
+    per_image = pd.read_csv(cell / "per_image.csv.gz")
+    assert {"toy_lowest_iou", "toy_lowest_toy_peak", "cam_toy_peak"} <= set(per_image.columns)
+    table = write_table("table1", [cell / "summary.json"], "workflow/resources/published.yaml",
+                        tmp_path / "t1.csv", tmp_path / "t1.md")
+    row = table.set_index("method").loc["Toy (lowest class, no R)"]
+    assert row["gt_loc"] == pytest.approx(summary["methods"]["toy_lowest"]["gt_loc"], abs=0.005)
+    assert "Toy (lowest class, no R)" in (tmp_path / "t1.md").read_text()

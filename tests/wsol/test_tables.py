@@ -7,14 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from infocam.wsol.cam import method_names
+from infocam.wsol.methods import evaluated_names
 from infocam.wsol.tables import write_table
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "workflow" / "resources" / "published.yaml"
 # cam, infocam, infocam_plus, ablation_region_only, ablation_subtraction_only, then infocam_same,
 # infocam_plus_same, ablation_region_only_same, cam_full_placement: metrics base + 0 ... base + 8.
-VARIANTS = method_names("full")
+VARIANTS = evaluated_names("full")
 
 
 def write_summary(directory, dataset, backbone, adl, seed, base):
@@ -115,15 +115,16 @@ def test_every_cell_gets_a_bootstrap_interval_from_its_per_image_records(tmp_pat
                                 "correct_top1": rng.random(60) < 0.7, "correct_top5": True})
         for method in VARIANTS:
             records[f"{method}_iou"] = rng.random(60)
-        per_image = tmp_path / f"per_image-{seed}.csv.gz"
+        (tmp_path / f"cell{seed}").mkdir()
+        per_image = tmp_path / f"cell{seed}" / "per_image.csv.gz"  # beside its summary, as rule evaluate writes it
         records.to_csv(per_image, index=False, compression="gzip")
         hits = {m: records[f"{m}_iou"] >= 0.5 for m in VARIANTS}
         summary = {"dataset": "cub", "cell": {"backbone": "vgg16", "adl": False, "loss": "softmax", "seed": seed},
                    "n_test": 60, "top1_cls": 100 * records.correct_top1.mean(), "top5_cls": 100.0,
-                   "region_geometry": "full", "provenance": {"per_image": {"path": str(per_image)}},
+                   "region_geometry": "full",
                    "methods": {m: {"gt_loc": 100 * h.mean(), "top1_loc": 100 * (h & records.correct_top1).mean()}
                                for m, h in hits.items()}}
-        paths.append(tmp_path / f"s{seed}.json")
+        paths.append(tmp_path / f"cell{seed}" / "summary.json")
         paths[-1].write_text(json.dumps(summary))
     table = write_table("table3", paths, PUBLISHED, tmp_path / "t3.csv", tmp_path / "t3.md")
     for metric in ("gt_loc", "top1_loc", "top1_cls"):
@@ -142,14 +143,12 @@ def test_paired_comparisons_against_cam_on_the_same_images(tmp_path):
     for method in VARIANTS:
         records[f"{method}_iou"] = np.where(cam_hits, 0.9, 0.1)  # every variant is CAM ...
     records.loc[10:19, "infocam_iou"] = 0.9  # ... but infoCAM also hits 10 more images
-    per_image = tmp_path / "p.csv.gz"
-    records.to_csv(per_image, index=False, compression="gzip")
+    records.to_csv(tmp_path / "per_image.csv.gz", index=False, compression="gzip")
     summary = {"dataset": "cub", "cell": {"backbone": "vgg16", "adl": False, "loss": "softmax", "seed": 0},
                "n_test": 40, "top1_cls": 100.0, "top5_cls": 100.0, "region_geometry": "full",
-               "provenance": {"per_image": {"path": str(per_image)}},
                "methods": {m: {"gt_loc": 0, "top1_loc": 0} for m in VARIANTS}}
-    (tmp_path / "s.json").write_text(json.dumps(summary))
-    table = write_comparison([tmp_path / "s.json"], tmp_path / "c.csv").set_index(["metric", "method", "baseline"])
+    (tmp_path / "summary.json").write_text(json.dumps(summary))
+    table = write_comparison([tmp_path / "summary.json"], tmp_path / "c.csv").set_index(["metric", "method", "baseline"])
     gain = table.loc[("gt_loc", "infocam", "cam")]
     assert gain["diff"] == 25.0 and gain["only_method"] == 10 and gain["only_baseline"] == 0
     assert 0 < gain["ci_low"] < 25 < gain["ci_high"]

@@ -10,7 +10,8 @@ from infocam.wsol import train
 from infocam.data.decoded import write_decoded_cache
 from infocam.data.prepare import prepare_dataset
 from infocam.data.synthetic import write_cub_archive
-from infocam.wsol.train import TrainSettings, resolve_device, train_cell
+from infocam.device import resolve_device
+from infocam.wsol.train import TrainSettings, train_cell
 
 SETTINGS = TrainSettings(
     backbone="vgg16", adl=True, loss="softmax", seed=3, width=0.0625, pretrained=False, adl_drop_rate=0.75,

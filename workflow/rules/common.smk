@@ -1,10 +1,11 @@
 import json
 import os
-from types import SimpleNamespace
 import re
 import sys
 
 from infocam.config import ConfigError, validate_config
+from infocam.wsol import cells as wsol_cells
+from infocam.wsol import jobs
 
 try:
     validate_config(config)
@@ -18,7 +19,7 @@ except ConfigError as err:
 # itself checks on its node.
 onstart:
     if config["device"] == "cuda" and workflow.local_exec:
-        from infocam.wsol.train import cuda_problem
+        from infocam.device import cuda_problem
 
         if cuda_problem():
             sys.exit(f"infocam: config key 'device': {cuda_problem()}")
@@ -41,7 +42,7 @@ USES_GPU = 0 if config["device"] == "cpu" else 1
 TRAINING = config["training"]
 MODEL = config["model"]
 EVALUATION = config["evaluation"]
-CELL = "{backbone}-{adl}-{loss}-s{seed}"
+CELL = wsol_cells.PATTERN
 PRETRAINING = config["pretraining"]
 PRETRAIN_DATASET = "pretrain"
 # Every dataset the data rules write and prepare: the grid's, and the pretraining corpus when it is on.
@@ -66,22 +67,17 @@ wildcard_constraints:
 
 
 def cells(losses=None):
-    """Cell names {backbone}-{adl|noadl}-{loss}-s{seed} of the configured grid."""
-    return [
-        f"{backbone}-{'adl' if adl else 'noadl'}-{loss}-s{seed}"
-        for backbone in GRID["backbones"]
-        for adl in GRID["adl"]
-        for loss in losses or GRID["losses"]
-        for seed in GRID["seeds"]
-    ]
+    """Cell names of the configured grid (infocam.wsol.cells), restricted to `losses` when given."""
+    return wsol_cells.grid_cells(GRID, losses)
 
 
 def summaries(datasets, losses=("softmax",)):
-    return [
-        f"results/eval/{dataset}/{cell}/summary.json"
-        for dataset in datasets
-        for cell in cells([l for l in losses if l in GRID["losses"]])
-    ]
+    return [f"results/eval/{dataset}/{cell}/summary.json" for dataset in datasets for cell in cells(losses)]
+
+
+def per_image_records(datasets, losses=("softmax",)):
+    """The per-image records beside each summary, which tables and comparisons read."""
+    return [path.replace("summary.json", "per_image.csv.gz") for path in summaries(datasets, losses)]
 
 
 def raw_archive(dataset):
@@ -128,10 +124,6 @@ def as_settings(section):
     return json.dumps(section, sort_keys=True)
 
 
-# training.cache_images chooses the data path (rule decode_images and --decoded), not a TrainSettings field.
-TRAIN_SETTINGS = {key: value for key, value in TRAINING.items() if key != "cache_images"}
-
-
 def decoded_images(dataset):
     """The decoded-image cache a training job of `dataset` reads ([]: it decodes the JPEGs)."""
     return f"data/decoded/{dataset}" if TRAINING["cache_images"] else []
@@ -142,15 +134,11 @@ def decoded_option(wildcards, input):
 
 
 def train_settings(wildcards):
-    """TrainSettings of one cell (infocam.wsol.train): model, training, the dataset's sizes and hyperparameters."""
-    dataset = DATASETS[wildcards.dataset]
-    return as_settings({
-        **MODEL, **TRAIN_SETTINGS, **dataset["hyper"][wildcards.backbone],
-        "resize": dataset["resize"], "crop": dataset["crop"], "device": config["device"],
-        "backbone": wildcards.backbone, "adl": wildcards.adl == "adl", "loss": wildcards.loss,
-        "seed": int(wildcards.seed), "init_from": pretrained_checkpoint(wildcards.backbone) or None,
-        "output_stride": dataset["output_stride"][wildcards.backbone],
-    })
+    """TrainSettings of one cell (infocam.wsol.jobs)."""
+    return as_settings(jobs.train_settings(
+        config, wildcards.dataset, wildcards.backbone, wildcards.adl == "adl", wildcards.loss, int(wildcards.seed),
+        pretrained_checkpoint(wildcards.backbone) or None,
+    ))
 
 
 def pretrained_checkpoint(backbone):
@@ -159,14 +147,8 @@ def pretrained_checkpoint(backbone):
 
 
 def pretrain_settings(wildcards):
-    """TrainSettings of the pretraining run of one backbone: training's settings, the corpus's sizes."""
-    return as_settings({
-        **MODEL, **TRAIN_SETTINGS, **PRETRAINING["hyper"][wildcards.backbone],
-        "epochs": PRETRAINING["epochs"], "lr_step": PRETRAINING["lr_step"],
-        "resize": PRETRAINING["resize"], "crop": PRETRAINING["crop"],
-        "device": config["device"], "backbone": wildcards.backbone, "adl": False, "loss": "softmax",
-        "seed": PRETRAINING["seed"], "init_from": None,
-    })
+    """TrainSettings of the pretraining run of one backbone (infocam.wsol.jobs)."""
+    return as_settings(jobs.pretrain_settings(config, wildcards.backbone))
 
 
 def figure_checkpoint(wildcards):
@@ -174,17 +156,13 @@ def figure_checkpoint(wildcards):
 
 
 def figure_settings(wildcards):
-    backbone = FIGURE_CELL.split("-")[0]
-    return evaluate_settings(SimpleNamespace(dataset=wildcards.dataset, backbone=backbone))
+    backbone = wsol_cells.parse_cell(FIGURE_CELL)["backbone"]
+    return as_settings(jobs.evaluate_settings(config, wildcards.dataset, backbone))
 
 
 def evaluate_settings(wildcards):
-    """EvaluateSettings of one cell (infocam.wsol.evaluate)."""
-    dataset = DATASETS[wildcards.dataset]
-    return as_settings({
-        **EVALUATION, "dataset": wildcards.dataset, "region": dataset["region"][wildcards.backbone],
-        "resize": dataset["resize"], "crop": dataset["crop"], "device": config["device"],
-    })
+    """EvaluateSettings of one cell (infocam.wsol.jobs)."""
+    return as_settings(jobs.evaluate_settings(config, wildcards.dataset, wildcards.backbone))
 
 
 # --- DVC: raw archives, prepared datasets and checkpoints get a .dvc file (rule dvc_track) ---
@@ -198,14 +176,15 @@ def dvc_records(paths):
     return [f"{path}.dvc" for path in paths if not os.path.isabs(path) and not path.startswith("..")]
 
 
-def checkpoints(dataset):
-    return [f"results/checkpoints/{dataset}/{cell}.pt" for cell in cells([l for l in ("softmax",) if l in GRID["losses"]])]
+def cell_checkpoints(dataset):
+    """The checkpoints of the cells the tables use."""
+    return [f"results/checkpoints/{dataset}/{cell}.pt" for cell in cells(["softmax"])]
 
 
 def dataset_dvc_records(datasets):
     paths = []
     for dataset in datasets:
-        paths += [raw_archive(dataset), f"data/prepared/{dataset}", *checkpoints(dataset)]
+        paths += [raw_archive(dataset), f"data/prepared/{dataset}", *cell_checkpoints(dataset)]
     if datasets and PRETRAINING["enabled"]:
         paths += [raw_archive(PRETRAIN_DATASET), f"data/prepared/{PRETRAIN_DATASET}"]
         paths += [pretrained_checkpoint(backbone) for backbone in GRID["backbones"]]
@@ -224,11 +203,7 @@ ALL_TABLES = [
     if datasets
     for ext in ("csv", "md")
 ]
-# The figure's cell: ResNet50 without ADL where the grid has them (the paper's Fig. 2/3/5 show no ADL).
-FIGURE_CELL = (
-    f"{'resnet50' if 'resnet50' in GRID['backbones'] else GRID['backbones'][0]}"
-    f"-{'noadl' if False in GRID['adl'] else 'adl'}-softmax-s{GRID['seeds'][0]}"
-)
+FIGURE_CELL = wsol_cells.figure_cell(GRID)
 WSOL_FIGURES = [f"results/figures/wsol_{dataset}.png" for dataset in DATASETS]
 WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"] + WSOL_FIGURES
 SYNTHETIC_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]

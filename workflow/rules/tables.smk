@@ -1,6 +1,7 @@
 rule table:
     input:
         summaries=lambda wildcards: summaries(TABLE_DATASETS[wildcards.table]),
+        per_image=lambda wildcards: per_image_records(TABLE_DATASETS[wildcards.table]),  # read beside each summary
         published=PUBLISHED,
         dvc=lambda wildcards: dataset_dvc_records(TABLE_DATASETS[wildcards.table]),
     output:
@@ -27,6 +28,7 @@ rule table:
 rule infocam_vs_cam:
     input:
         summaries=summaries(TABLE_DATASETS["table1"]),
+        per_image=per_image_records(TABLE_DATASETS["table1"]),  # read beside each summary
         dvc=dataset_dvc_records(TABLE_DATASETS["table1"]),
     output:
         csv=report("results/infocam_vs_cam.csv", caption="../report/infocam_vs_cam.rst", category="infoCAM paper"),

@@ -2,17 +2,16 @@
 
 Every variant starts from the same class maps M_m(a, b) = sum_k W[m, k] g_k(a, b) of a GAP
 network (feature maps g, fc weight W); variants differ only in what they subtract from the
-target class map and whether they sum it over a square region R around each location.
+target class map (their contrast) and whether they sum it over a square region R around each
+location. Which variants exist, and what each one does, is infocam.wsol.methods' registry.
 """
 
 import torch
 import torch.nn.functional as F
 
-CAM_VARIANTS = ("cam", "infocam", "infocam_plus", "ablation_region_only", "ablation_subtraction_only")
-REGION_VARIANTS = ("infocam", "infocam_plus", "ablation_region_only")  # the variants that sum over R
-GEOMETRIES = ("full", "same")
-GEOMETRY_CONTROL = "cam_full_placement"  # plain CAM placed on the canvas as a `full` map places its cells
-CANVAS = 224  # the evaluation canvas (infocam.wsol.localize resizes every score map to it)
+from infocam.wsol.localize import CANVAS
+from infocam.wsol import methods
+from infocam.wsol.methods import GEOMETRIES, GEOMETRY_CONTROL, other_geometry
 
 
 def class_maps(features: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -69,12 +68,12 @@ def full_placement(maps: torch.Tensor, r: int, canvas: int = CANVAS) -> torch.Te
 
 def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Tensor, y: torch.Tensor, region: int,
                  geometry: str = "same", both_geometries: bool = False) -> dict[str, torch.Tensor]:
-    """All CAM variants (each (B, h', w'), float32) for target classes y (B,) with region size `region`.
+    """Every registered method's map (each (B, h', w'), float32) for target classes y (B,) with region size `region`.
 
     cam: M_y. infocam: region sum of M_y minus the mean of the other classes' maps.
     infocam_plus: region sum of M_y - M_ymin. ablation_region_only: region sum of M_y.
     ablation_subtraction_only: M_y minus the mean of the others, no region.
-    The region variants use `geometry`. With both_geometries, each is also given under the other
+    The region methods use `geometry`. With both_geometries, each is also given under the other
     geometry, with its name as suffix (e.g. infocam_same), and cam_full_placement, the
     geometry-only control, is added (a canvas-sized map per image, so only where it is scored).
     """
@@ -90,6 +89,24 @@ def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Ten
         raise ValueError(f"y must hold class indices in [0, {num_classes}), got {y.tolist()}")
 
     target = _select_class(maps, y)
+    contrasted = _contrasted_maps(maps, target, logits, y)
+    other = other_geometry(geometry)
+    cams = {}
+    for method in methods.METHODS:
+        before_sum = contrasted[method.contrast]
+        cams[method.name] = region_sum(before_sum, region, geometry) if method.region else before_sum
+    if both_geometries:
+        for method in methods.METHODS:
+            if method.region:
+                cams[f"{method.name}_{other}"] = region_sum(contrasted[method.contrast], region, other)
+        cams[GEOMETRY_CONTROL] = full_placement(target, region)
+    return cams
+
+
+def _contrasted_maps(maps: torch.Tensor, target: torch.Tensor, logits: torch.Tensor,
+                     y: torch.Tensor) -> dict[str, torch.Tensor]:
+    """The target map minus each contrast (methods.CONTRASTS), before any region sum."""
+    num_classes = maps.shape[1]
     others_mean = (maps.sum(dim=1) - target) / (num_classes - 1)
     # The paper picks y' per region (argmin over m of the region sum of M_m). We take the
     # class other than y with the lowest logit for the whole image instead: one contrast class
@@ -97,23 +114,7 @@ def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Ten
     # excluded, else a GT-known target that scores lowest would give an all-zero map.
     others_logits = logits.float().scatter(1, y[:, None].to(logits.device), float("inf"))
     lowest = _select_class(maps, others_logits.argmin(dim=1))
-    subtracted = target - others_mean
-    summed = {"infocam": subtracted, "infocam_plus": target - lowest, "ablation_region_only": target}
-    (other,) = set(GEOMETRIES) - {geometry}
-    cams = {"cam": target, "ablation_subtraction_only": subtracted}
-    for name, before_sum in summed.items():
-        cams[name] = region_sum(before_sum, region, geometry)
-        if both_geometries:
-            cams[f"{name}_{other}"] = region_sum(before_sum, region, other)
-    if both_geometries:
-        cams[GEOMETRY_CONTROL] = full_placement(target, region)
-    return cams
-
-
-def method_names(geometry: str) -> list[str]:
-    """The names compute_cams returns under `geometry` with both_geometries, in a fixed order."""
-    (other,) = set(GEOMETRIES) - {geometry}
-    return [*CAM_VARIANTS, *(f"{name}_{other}" for name in REGION_VARIANTS), GEOMETRY_CONTROL]
+    return {"none": target, "mean_of_others": target - others_mean, "lowest_class": target - lowest}
 
 
 def _select_class(maps: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:

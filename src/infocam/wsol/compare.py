@@ -12,8 +12,8 @@ import pandas as pd
 
 from infocam.io import write_text_atomic
 from infocam.stats import mcnemar_exact, paired_bootstrap_interval
-from infocam.wsol.cam import GEOMETRIES
-from infocam.wsol.tables import CELL_KEYS, ablation_variants, load_summaries
+from infocam.wsol.methods import BASELINE, evaluated_names, layout
+from infocam.wsol.tables import CELL_KEYS, load_summaries
 
 LOCALISATION = ["gt_loc", "top1_loc"]
 COLUMNS = [*CELL_KEYS, "metric", "method", "baseline", "region", "subtraction", "geometry", "value", "baseline_value",
@@ -21,11 +21,10 @@ COLUMNS = [*CELL_KEYS, "metric", "method", "baseline", "region", "subtraction", 
 
 
 def _pairs(geometry):
-    """[(method, baseline)] and {method: (region, subtraction, geometry)} of an evaluation under `geometry`."""
-    (other,) = set(GEOMETRIES) - {geometry}
-    variants = {**ablation_variants(geometry), "infocam_plus": (True, True, geometry),
-                f"infocam_plus_{other}": (True, True, other)}
-    pairs = [(method, "cam") for method in variants if method != "cam"]
+    """[(method, baseline)] and {method: (region, subtraction, geometry)} of an evaluation under `geometry`:
+    every evaluated map against CAM, then infoCAM against each of its two ablations."""
+    variants = {name: layout(name, geometry)[1:] for name in evaluated_names(geometry)}
+    pairs = [(method, BASELINE) for method in variants if method != BASELINE]
     return pairs + [("infocam", "ablation_region_only"), ("infocam", "ablation_subtraction_only")], variants
 
 

@@ -1,10 +1,14 @@
 """Evaluating one trained cell: one forward pass per test image gives every CAM variant.
 
 Localisation follows the field's reference conventions (docs/protocol.md): GT-known Loc is
-the share of test images whose box at tau = 0.2 has IoU >= 0.5 with a GT box; Top-1 Loc
+the share of test images whose box at tau (0.2) has IoU >= 0.5 with a GT box; Top-1 Loc
 also needs the top-1 class to be right. Both are hits / images over the whole test split.
 Where the prepared data have head boxes (the synthetic data's parts.csv), peak_on_part says
 whether each map's peak lies on the head, the class's most discriminative part.
+
+Each method's maps go through the evaluators of EVALUATORS, one interface in the reference
+evaluator's spirit: `add` one normalised map with the image's GT and part boxes on the
+canvas, which returns that image's record fields, then `results` for the summary.
 """
 
 import json
@@ -21,11 +25,13 @@ from infocam.data.images import PreparedImages, eval_transform, load_boxes, load
 from infocam.data.prepare import check_manifest
 from infocam.io import atomic_path, file_md5, write_text_atomic
 from infocam.provenance.records import base_record, dataset_record
-from infocam.wsol.cam import compute_cams, method_names
-from infocam.wsol.localize import CANVAS, BoxEvaluator, inclusive_boxes_to_canvas, normalise_score_map
-from infocam.wsol.train import autocast_context, load_checkpoint_model, resolve_device
+from infocam.wsol.cam import compute_cams
+from infocam.wsol.localize import (CANVAS, FIXED_TAU, BoxEvaluator, gt_coverage, inclusive_boxes_to_canvas,
+                                   localisation_hits, normalise_score_map)
+from infocam.wsol.methods import evaluated_names
+from infocam.device import autocast_context, resolve_device
+from infocam.wsol.train import load_checkpoint_model
 
-IOU_HIT = 0.5
 NO_BOXES = np.zeros((0, 4))
 
 
@@ -59,7 +65,45 @@ class EvaluateSettings:
     region_geometry: str  # full: the authors' (h + R - 1) map; same: h x h, centred (infocam.wsol.cam)
     batch_size: int = 64
     max_box_acc: bool = True  # also MaxBoxAcc and MaxBoxAccV2 over 100 thresholds
+    tau: float = FIXED_TAU  # the fixed threshold of GT-known and Top-1 Loc
     device: str = "cpu"
+
+
+class BoxRecords:
+    """The box at tau of every map with its IoU and GT coverage; MaxBoxAcc(V2) over thresholds."""
+
+    def __init__(self, settings):
+        self.max_box_acc = settings.max_box_acc
+        self.boxes = BoxEvaluator(fixed_tau=settings.tau, max_box_acc=settings.max_box_acc)
+
+    def add(self, canvas_map, gt, parts):
+        if not len(gt):  # every GT box of the image lies outside the crop: not scored, no box, no IoU
+            return {"x0": -1, "y0": -1, "x1": -1, "y1": -1, "iou": None, "gt_coverage": None}
+        result = self.boxes.add_canvas_map(canvas_map, gt)
+        return {**dict(zip(("x0", "y0", "x1", "y1"), result["box"])), "iou": round(float(result["iou"]), 6),
+                "gt_coverage": round(gt_coverage(result["box"], gt), 6)}
+
+    def results(self):
+        if not self.max_box_acc:
+            return {}
+        results = self.boxes.results()
+        return {"maxboxacc": results["maxboxacc_v1_iou50"], "maxboxacc_v2": results["maxboxacc_v2_mean"]}
+
+
+class PartPeaks:
+    """Whether each map's peak lies on a part box (images with part boxes only)."""
+
+    def __init__(self, settings):
+        pass
+
+    def add(self, canvas_map, gt, parts):
+        return {"peak_on_part": peak_on_part(canvas_map, parts) if len(parts) else None}
+
+    def results(self):
+        return {}
+
+
+EVALUATORS = (BoxRecords, PartPeaks)  # each method's maps go through each, in this order
 
 
 def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, settings, threads=1):
@@ -68,14 +112,14 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
     torch.set_num_threads(threads)
     device = resolve_device(settings.device)
     region, resize, crop = settings.region, settings.resize, settings.crop
-    batch_size, max_box_acc = settings.batch_size, settings.max_box_acc
+    batch_size = settings.batch_size
     check_manifest(prepared_dir)
     model, checkpoint = load_checkpoint_model(checkpoint_path, device)
     test_set = PreparedImages(prepared_dir, "test", eval_transform(resize, crop))
     boxes = load_boxes(prepared_dir)
     heads = load_part_boxes(prepared_dir, "head") or {}
-    methods = method_names(settings.region_geometry)
-    evaluators = {m: BoxEvaluator(max_box_acc=max_box_acc) for m in methods}
+    methods = evaluated_names(settings.region_geometry)
+    evaluators = {method: [evaluator(settings) for evaluator in EVALUATORS] for method in methods}
     loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0)
 
     records = []
@@ -91,21 +135,16 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
             record["correct_top5"] = record["label"] in top5[i]
             for method in methods:
                 canvas_map = normalise_score_map(cams[method][i]) if len(gt) or len(head) else None
-                # An image whose every GT box lies outside the crop is not scored: no box, no IoU.
-                result = evaluators[method].add_canvas_map(canvas_map, gt) if len(gt) else \
-                    {"box": [-1] * 4, "iou": None}
-                for name, value in zip(("x0", "y0", "x1", "y1"), result["box"]):
-                    record[f"{method}_{name}"] = int(value)
-                record[f"{method}_iou"] = None if result["iou"] is None else round(float(result["iou"]), 6)
-                record[f"{method}_gt_coverage"] = round(gt_coverage(result["box"], gt), 6) if len(gt) else None
-                record[f"{method}_peak_on_part"] = peak_on_part(canvas_map, head) if len(head) else None
+                for evaluator in evaluators[method]:
+                    fields = evaluator.add(canvas_map, gt, head)
+                    record.update({f"{method}_{name}": value for name, value in fields.items()})
             records.append(record)
             map_size = list(cams["cam"].shape[-2:])
 
     frame = pd.DataFrame.from_records(records)
     with atomic_path(per_image_path) as tmp:
         frame.to_csv(tmp, index=False, compression="gzip")
-    summary = summarize(frame, evaluators, max_box_acc)
+    summary = summarize(frame, evaluators)
     summary.update(
         dataset=settings.dataset,
         cell={key: checkpoint["settings"][key] for key in ("backbone", "adl", "loss", "seed")},
@@ -150,10 +189,10 @@ def metrics_from_records(frame, methods):
         "methods": {},
     }
     for method in methods:
-        hit = scored[f"{method}_iou"] >= IOU_HIT
+        hits = localisation_hits(frame, method)
         metrics["methods"][method] = {
-            "gt_loc": 100.0 * hit.mean(),
-            "top1_loc": 100.0 * (hit & scored["correct_top1"]).mean(),
+            "gt_loc": 100.0 * hits["gt_loc"].mean(),
+            "top1_loc": 100.0 * hits["top1_loc"].mean(),
             **box_diagnostics(scored, method),
         }
     return metrics
@@ -162,15 +201,6 @@ def metrics_from_records(frame, methods):
 def box_area_share(x0, y0, x1, y1):
     """Share of the canvas a box covers, pixels counted inclusively (the IoU's convention)."""
     return (x1 - x0 + 1) * (y1 - y0 + 1) / CANVAS ** 2
-
-
-def gt_coverage(box, gt_boxes):
-    """The largest share of one GT box's pixels that the predicted box covers."""
-    x0, y0, x1, y1 = box
-    width = np.clip(np.minimum(x1, gt_boxes[:, 2]) - np.maximum(x0, gt_boxes[:, 0]) + 1, 0, None)
-    height = np.clip(np.minimum(y1, gt_boxes[:, 3]) - np.maximum(y0, gt_boxes[:, 1]) + 1, 0, None)
-    areas = (gt_boxes[:, 2] - gt_boxes[:, 0] + 1) * (gt_boxes[:, 3] - gt_boxes[:, 1] + 1)
-    return float(np.max(width * height / areas))
 
 
 def peak_on_part(canvas_map, part_boxes):
@@ -202,12 +232,10 @@ def box_diagnostics(scored, method):
     return diagnostics
 
 
-def summarize(frame, evaluators, max_box_acc):
-    """The per-image metrics, plus MaxBoxAcc and MaxBoxAccV2 from the evaluators' threshold counts."""
+def summarize(frame, evaluators):
+    """The per-image metrics, plus what each method's evaluators give (MaxBoxAcc, MaxBoxAccV2)."""
     summary = metrics_from_records(frame, evaluators)
-    if max_box_acc:
-        for method, evaluator in evaluators.items():
-            results = evaluator.results()
-            summary["methods"][method]["maxboxacc"] = results["maxboxacc_v1_iou50"]
-            summary["methods"][method]["maxboxacc_v2"] = results["maxboxacc_v2_mean"]
+    for method, method_evaluators in evaluators.items():
+        for evaluator in method_evaluators:
+            summary["methods"][method].update(evaluator.results())
     return summary

@@ -1,6 +1,6 @@
 """The infoCAM paper's visual comparison (its Fig. 2, 3 and 5) on a dataset's test images:
-one row per image — the image, then CAM, infoCAM and infoCAM+ as heat maps, each with the GT
-box (green) and the predicted box at tau = 0.2 (red). The images are a fixed, seeded draw from
+one row per image — the image, then the headline methods (CAM, infoCAM, infoCAM+) as heat maps,
+each with the GT box (green) and the predicted box at the evaluation's tau (red). The images are a fixed, seeded draw from
 the test split (not the best ones).
 """
 
@@ -15,10 +15,8 @@ from infocam.io import save_png_atomic
 from infocam.wsol.cam import compute_cams
 from infocam.wsol.evaluate import gt_boxes_on_canvas
 from infocam.wsol.localize import CANVAS, normalise_score_map, score_map_boxes
+from infocam.wsol.methods import headline_methods
 from infocam.wsol.train import load_checkpoint_model
-
-SHOWN = (("cam", "CAM"), ("infocam", "infoCAM"), ("infocam_plus", "infoCAM+"))
-TAU = 0.2
 
 
 def chosen_images(count, rows, seed):
@@ -49,20 +47,21 @@ def plot_wsol_examples(prepared_dir, checkpoint_path, settings, png_path, rows=6
     features, logits = model.features_and_logits(images)
     cams = compute_cams(features, model.classifier.weight.detach().float(), logits, labels, settings.region,
                         settings.region_geometry)
-    figure = Figure(figsize=(2.2 * (1 + len(SHOWN)), 2.2 * len(chosen) + 0.6))
+    shown = headline_methods()
+    figure = Figure(figsize=(2.2 * (1 + len(shown)), 2.2 * len(chosen) + 0.6))
     FigureCanvasAgg(figure)
-    axes = figure.subplots(len(chosen), 1 + len(SHOWN), squeeze=False)
+    axes = figure.subplots(len(chosen), 1 + len(shown), squeeze=False)
     for row, index in enumerate(chosen):
         record = test_set.table.iloc[index]
         gt = gt_boxes_on_canvas(boxes[str(record.image_id)], record, settings.resize, settings.crop)
         picture = _canvas_image(images[row])
         axes[row][0].imshow(picture)
         axes[row][0].set_ylabel(f"{record.image_id}", fontsize=7)
-        for column, (method, title) in enumerate(SHOWN, start=1):
+        for column, (method, title) in enumerate(shown.items(), start=1):
             score_map = cams[method][row].double().numpy()
             axes[row][column].imshow(picture)
             axes[row][column].imshow(normalise_score_map(score_map), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-            _draw_box(axes[row][column], score_map_boxes(score_map, TAU)[0], "red")
+            _draw_box(axes[row][column], score_map_boxes(score_map, settings.tau)[0], "red")
             if row == 0:
                 axes[row][column].set_title(title, fontsize=9)
         for axis in axes[row]:
@@ -73,6 +72,6 @@ def plot_wsol_examples(prepared_dir, checkpoint_path, settings, png_path, rows=6
     axes[0][0].set_title("image", fontsize=9)
     cell = checkpoint["settings"]
     figure.suptitle(f"{settings.dataset}, {cell['backbone']}{' ADL' if cell['adl'] else ''}: GT box green, "
-                    f"box at tau = {TAU} red ({settings.region_geometry} region, R = {settings.region})", fontsize=8)
+                    f"box at tau = {settings.tau:g} red ({settings.region_geometry} region, R = {settings.region})", fontsize=8)
     figure.tight_layout()
     save_png_atomic(figure, png_path)

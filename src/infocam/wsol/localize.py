@@ -13,8 +13,12 @@ published ones:
 4. IoU counts pixels inclusively and is clamped at 0 (the infoCAM authors' code did not
    clamp, docs/deviations.md, bug 3); an image scores its best IoU over its GT boxes.
 
-`BoxEvaluator` accumulates these scores one map at a time; `localize_eval_files` runs it
-over files in the format of tests/fixtures/wsol-oracle.
+5. a box is a hit when its IoU reaches HIT_IOU (0.5); the paper's metric cuts every map at
+   one fixed tau (FIXED_TAU, the evaluation setting `tau`), MaxBoxAcc picks the best tau over
+   the dataset and MaxBoxAccV2 averages that over the IoU_LEVELS.
+
+This module owns those constants. `BoxEvaluator` accumulates these scores one map at a time;
+`localize_eval_files` runs it over files in the format of tests/fixtures/wsol-oracle.
 """
 
 import csv
@@ -29,8 +33,11 @@ from tqdm import tqdm
 
 from infocam.io import write_text_atomic
 
-CANVAS = 224
+CANVAS = 224  # every score map is resized to CANVAS x CANVAS, every GT box mapped onto it
 DEFAULT_THRESHOLDS = np.arange(100) / 100
+HIT_IOU = 0.5  # a predicted box localises the object when its IoU with a GT box reaches this
+FIXED_TAU = 0.2  # the infoCAM paper's threshold on min-max normalised maps (default of evaluation.tau)
+IOU_LEVELS = (30, 50, 70)  # MaxBoxAccV2's IoU levels, in percent
 PROTOCOL = {
     "resize": "cv2.resize to 224x224, INTER_CUBIC, float64",
     "normalize": "min-max; constant or NaN map -> zeros",
@@ -157,19 +164,46 @@ def score_map_boxes(score_map, tau, all_contours=False):
     return boxes[[np.argmax(areas)]]
 
 
+def box_overlap(boxes, gt_boxes):
+    """(overlap, area of each box, area of each GT box), each (n, g), of boxes x0, y0, x1, y1 with
+    inclusive pixel counts; the overlap is clamped at 0 along each axis."""
+    a = np.asarray(boxes, dtype=np.int64)[:, None, :]
+    b = np.asarray(gt_boxes, dtype=np.int64)[None, :, :]
+    overlap_w = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1)
+    overlap_h = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1)
+    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
+    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
+    return overlap_w * overlap_h, area_a, area_b
+
+
 def box_iou(boxes, gt_boxes):
     """IoU (n, g) of every box with every GT box, both x0, y0, x1, y1 with inclusive pixel counts.
 
     The overlap is clamped at 0 along each axis, so disjoint boxes score 0.
     """
-    a = np.asarray(boxes, dtype=np.int64)[:, None, :]
-    b = np.asarray(gt_boxes, dtype=np.int64)[None, :, :]
-    overlap_w = np.maximum(0, np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]) + 1)
-    overlap_h = np.maximum(0, np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]) + 1)
-    overlap = overlap_w * overlap_h
-    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
-    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
+    overlap, area_a, area_b = box_overlap(boxes, gt_boxes)
     return overlap / (area_a + area_b - overlap)
+
+
+def gt_coverage(box, gt_boxes):
+    """The largest share of one GT box's pixels that the predicted box covers."""
+    overlap, _, gt_areas = box_overlap([box], gt_boxes)
+    return float(np.max(overlap / gt_areas))
+
+
+def is_hit(iou):
+    """Whether a box with this IoU (a number or an array) localises the object."""
+    return np.asarray(iou) >= HIT_IOU
+
+
+def localisation_hits(records, method):
+    """{metric: 0/1 array} of one method over the per-image records: localisation (gt_loc,
+    top1_loc) over the images with a GT box on the canvas, classification over every image."""
+    scored = records[records["has_gt_box"].astype(bool)] if "has_gt_box" in records else records
+    hit = is_hit(scored[f"{method}_iou"].to_numpy(dtype=float))
+    return {"gt_loc": hit, "top1_loc": hit & scored["correct_top1"].to_numpy(dtype=bool),
+            "top1_cls": records["correct_top1"].to_numpy(dtype=bool),
+            "top5_cls": records["correct_top5"].to_numpy(dtype=bool)}
 
 
 def _checked_boxes(boxes, width, height, resize, crop):
@@ -239,7 +273,7 @@ class BoxEvaluator:
     findContours calls per map instead of one; max_box_acc=False skips it.
     """
 
-    def __init__(self, thresholds=DEFAULT_THRESHOLDS, iou_levels=(30, 50, 70), fixed_tau=0.2, max_box_acc=True):
+    def __init__(self, thresholds=DEFAULT_THRESHOLDS, iou_levels=IOU_LEVELS, fixed_tau=FIXED_TAU, max_box_acc=True):
         thresholds = np.asarray(thresholds, dtype=np.float64)
         if thresholds.ndim != 1 or len(thresholds) == 0 or not np.all((thresholds >= 0) & (thresholds <= 1)):
             raise ValueError("thresholds: expected a non-empty 1-D list of values in [0, 1]")
@@ -277,10 +311,10 @@ class BoxEvaluator:
         largest_boxes, largest_iou, best_iou = _scores_per_mask(quantised, cutoffs, gt_boxes)
 
         self.n_images += 1
-        correct = bool(largest_iou[-1] >= 0.5)
+        correct = bool(is_hit(largest_iou[-1]))
         self.fixed_tau_correct += correct
         if self.max_box_acc:
-            self.v1_correct += largest_iou[:-1] >= 0.5
+            self.v1_correct += is_hit(largest_iou[:-1])
             for level in self.iou_levels:
                 self.v2_correct[level] += best_iou[:-1] >= level / 100
         return {"box": [int(v) for v in largest_boxes[-1]], "iou": float(largest_iou[-1]), "correct": correct}

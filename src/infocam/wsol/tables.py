@@ -14,12 +14,10 @@ import yaml
 
 from infocam.io import write_text_atomic
 from infocam.stats import bootstrap_interval
-from infocam.wsol.cam import GEOMETRIES, GEOMETRY_CONTROL
+from infocam.wsol.localize import localisation_hits
+from infocam.wsol.methods import GEOMETRIES, GEOMETRY_CONTROL, ablation_names, headline_methods, layout
 
 METRICS = ["gt_loc", "top1_loc", "top1_cls", "top5_cls"]
-IOU_HIT = 0.5
-
-METHOD_NAMES = {"cam": "CAM", "infocam": "infoCAM", "infocam_plus": "infoCAM+"}
 TINY_BOX_BUG = ("Published Tiny-ImageNet localisation numbers come from the authors' code, which read the "
                 "val boxes' corners as x, y, w, h (docs/deviations.md); ours use the corners as corners.")
 BACKBONE_NAMES = {"vgg16": "VGG16-GAP", "resnet50": "ResNet50"}
@@ -31,24 +29,21 @@ TABLE_TITLES = {
     "table5": "Table 5. Ablation of infoCAM: region R and subtraction term (%)",
 }
 CELL_KEYS = ["dataset", "backbone", "adl"]
+PER_IMAGE = "per_image.csv.gz"
 
 
-def read_per_image(summary):
-    """The per-image records a summary was computed from (None when it names none)."""
-    per_image = (summary.get("provenance") or {}).get("per_image")
-    if not per_image:
+def per_image_path(summary_path):
+    """The per-image records an evaluation writes beside its summary (rule evaluate)."""
+    return Path(summary_path).with_name(PER_IMAGE)
+
+
+def read_per_image(summary_path):
+    """The per-image records beside a summary; None where there are none (a summary made by hand)."""
+    path = per_image_path(summary_path)
+    if not path.is_file():
         return None
-    with gzip.open(per_image["path"]) as stream:
+    with gzip.open(path) as stream:
         return pd.read_csv(stream)
-
-
-def per_image_hits(records, method):
-    """{metric: 0/1 array over the images it is counted on}, as in infocam.wsol.evaluate."""
-    scored = records[records["has_gt_box"].astype(bool)] if "has_gt_box" in records else records
-    hit = (scored[f"{method}_iou"] >= IOU_HIT).to_numpy()
-    return {"gt_loc": hit, "top1_loc": hit & scored["correct_top1"].to_numpy(dtype=bool),
-            "top1_cls": records["correct_top1"].to_numpy(dtype=bool),
-            "top5_cls": records["correct_top5"].to_numpy(dtype=bool)}
 
 
 def load_summaries(paths):
@@ -57,7 +52,7 @@ def load_summaries(paths):
     for path in paths:
         summary = json.loads(Path(path).read_text())
         cell = summary["cell"]
-        records = read_per_image(summary)
+        records = read_per_image(path)
         for method, metrics in summary["methods"].items():
             rows.append(
                 {
@@ -72,7 +67,7 @@ def load_summaries(paths):
                     "top1_cls": summary["top1_cls"],
                     "top5_cls": summary["top5_cls"],
                     "n_test": summary["n_test"],
-                    "hits": None if records is None else per_image_hits(records, method),
+                    "hits": None if records is None else localisation_hits(records, method),
                 }
             )
     if not rows:
@@ -115,8 +110,9 @@ def with_published(table, published, keys, columns):
 
 
 def localisation_rows(frame):
-    frame = frame[frame["variant"].isin(METHOD_NAMES)].copy()
-    frame["method"] = frame["variant"].map(METHOD_NAMES)
+    labels = headline_methods()
+    frame = frame[frame["variant"].isin(labels)].copy()
+    frame["method"] = frame["variant"].map(labels)
     return mean_over_seeds(frame, CELL_KEYS + ["method"])
 
 
@@ -140,21 +136,12 @@ def classification_table(frame, published, dataset):
 
 
 def ablation_variants(geometry):
-    """{CAM variant: (region R on, subtraction on, geometry)} of an evaluation under `geometry`.
+    """{evaluated map: (region R on, subtraction on, geometry)} of Table 5's rows under `geometry`.
 
     Geometry "none" marks the rows without a region sum; cam_full_placement is the
     geometry-only control: plain CAM placed on the canvas as a `full` map places its cells.
     """
-    (other,) = set(GEOMETRIES) - {geometry}
-    return {
-        "cam": (False, False, "none"),
-        "ablation_subtraction_only": (False, True, "none"),
-        "ablation_region_only": (True, False, geometry),
-        "infocam": (True, True, geometry),
-        f"ablation_region_only_{other}": (True, False, other),
-        f"infocam_{other}": (True, True, other),
-        GEOMETRY_CONTROL: (False, False, "full"),
-    }
+    return {name: layout(name, geometry)[1:] for name in ablation_names(geometry)}
 
 
 def table5(frame, published):
@@ -222,7 +209,7 @@ def render_markdown(name, table):
 
 
 def _paper_order(table):
-    method_rank = {m: i for i, m in enumerate(METHOD_NAMES.values())}
+    method_rank = {m: i for i, m in enumerate(headline_methods().values())}
     return table.assign(_b=table["backbone"], _m=table["method"].map(method_rank)).sort_values(
         ["_b", "_m", "adl"], ascending=[False, True, True], kind="stable")
 

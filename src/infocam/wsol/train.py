@@ -4,7 +4,6 @@ import csv
 import os
 import random
 import signal
-import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
+from infocam.device import autocast_context, resolve_device
 from infocam.io import CorruptFileError, atomic_path, file_md5, load_torch_file
 from infocam.preemption import Preempted, signals_as_flag
 from infocam.data.decoded import ResizedImages, augment_batch, check_decoded_cache, draw_crops
@@ -56,21 +56,6 @@ class TrainSettings:
     output_stride: int = 16
 
 
-def cuda_problem():
-    """Why device 'cuda' cannot be used here (naming the host), or None."""
-    if torch.cuda.is_available():
-        return None
-    return f"'cuda' requested but no CUDA device is visible on {socket.gethostname()} (set device: cpu or auto)"
-
-
-def resolve_device(name):
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and cuda_problem():
-        raise ValueError(f"device {cuda_problem()}")
-    return torch.device(name)
-
-
 def seed_everything(seed):
     random.seed(seed)
     np.random.seed(seed)
@@ -100,11 +85,6 @@ def make_optimizer(model, settings):
             weight_decay=settings.weight_decay,
         )
     raise ValueError(f"unknown optimizer '{settings.optimizer}' (expected sgd or adam)")
-
-
-def autocast_context(device, enabled):
-    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
-    return torch.autocast(device_type=device.type, dtype=dtype, enabled=enabled)
 
 
 class EpochShuffle(Sampler):
@@ -253,15 +233,7 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
     priors = class_priors(train_set.labels, len(classes))
     loss_fn = classification_loss(settings.loss, priors.to(device))
 
-    model = build_model(
-        settings.backbone,
-        len(classes),
-        width=settings.width,
-        adl=settings.adl,
-        adl_drop_rate=settings.adl_drop_rate,
-        pretrained=settings.pretrained,
-        output_stride=settings.output_stride,
-    ).to(device)
+    model = model_from_settings(asdict(settings), len(classes), pretrained=settings.pretrained).to(device)
     if settings.init_from:
         load_backbone_weights(model, settings.init_from)
     if settings.channels_last:
@@ -269,63 +241,84 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
     optimizer = make_optimizer(model, settings)
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=settings.lr_step, gamma=settings.lr_gamma)
     scaler = torch.amp.GradScaler(device.type, enabled=settings.amp and device.type == "cuda")
-
-    start_epoch, best, history = 0, {"val_top1": -1.0}, []
-    state = load_resume_state(resume_path, settings)
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        restore_rng_state(state["rng"])
-        start_epoch, best, history = state["epoch"], state["best"], state["history"]
-        print(f"resuming from {resume_path} after epoch {start_epoch}")
+    run = _Run(model, optimizer, scheduler, scaler, settings, resume_path)
+    run.restore()
 
     train_loader = make_loader(train_set, settings, device, EpochShuffle(len(train_set), settings.seed))
     val_loader = make_loader(val_set, settings, device)
-    steps = (settings.epochs - start_epoch) * -(-len(train_set) // settings.batch_size)
+    steps = (settings.epochs - run.start_epoch) * -(-len(train_set) // settings.batch_size)
     with signals_as_flag() as stop, tqdm(total=steps, desc=f"train {settings.backbone}", unit="batch",
                                           mininterval=5) as progress:
-        for epoch in range(start_epoch, settings.epochs):
-            began = time.perf_counter()
-            lr = optimizer.param_groups[0]["lr"]
-            try:
-                loss, train_top1 = train_one_epoch(model, train_loader, optimizer, scaler, loss_fn, device, settings,
-                                                   progress, stop, epoch)
-            except Preempted as stopped:
-                raise Preempted(f"{stopped} in epoch {epoch + 1}; {resume_path} holds epoch {epoch}:"
-                                " run the same command again to continue") from None
-            scheduler.step()
-            val_top1 = top1_accuracy(model, val_loader, device, settings)
-            history.append(
-                {
-                    "epoch": epoch + 1,
-                    "lr": lr,
-                    "train_loss": round(loss, 6),
-                    "train_top1": round(train_top1, 4),
-                    "val_top1": round(val_top1, 4),
-                    "seconds": round(time.perf_counter() - began, 3),
-                }
-            )
-            progress.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", val_top1=f"{val_top1:.1f}")
-            if val_top1 > best["val_top1"]:
-                best = {"val_top1": val_top1, "epoch": epoch + 1, "model": _cpu_state(model)}
-            if resume_path is not None:
-                atomic_save(
-                    {
-                        "settings": asdict(settings),
-                        "epoch": epoch + 1,
-                        "model": model.state_dict(),
-                        "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(),
-                        "scaler": scaler.state_dict(),
-                        "rng": rng_state(),
-                        "best": best,
-                        "history": history,
-                    },
-                    resume_path,
-                )
+        for epoch in range(run.start_epoch, settings.epochs):
+            run.epoch(epoch, train_loader, val_loader, loss_fn, device, progress, stop)
+    return _write_best(run, classes, decoded_dir, checkpoint_path, history_path)
 
+
+class _Run:
+    """The state of one training run: restored from a resume file, advanced an epoch at a time
+    (the best-by-val weights kept, the resume file rewritten after every epoch)."""
+
+    def __init__(self, model, optimizer, scheduler, scaler, settings, resume_path):
+        self.model, self.optimizer, self.scheduler, self.scaler = model, optimizer, scheduler, scaler
+        self.settings, self.resume_path = settings, resume_path
+        self.start_epoch, self.best, self.history = 0, {"val_top1": -1.0}, []
+
+    def restore(self):
+        state = load_resume_state(self.resume_path, self.settings)
+        if state is None:
+            return
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        restore_rng_state(state["rng"])
+        self.start_epoch, self.best, self.history = state["epoch"], state["best"], state["history"]
+        print(f"resuming from {self.resume_path} after epoch {self.start_epoch}")
+
+    def epoch(self, epoch, train_loader, val_loader, loss_fn, device, progress, stop):
+        began = time.perf_counter()
+        lr = self.optimizer.param_groups[0]["lr"]
+        try:
+            loss, train_top1 = train_one_epoch(self.model, train_loader, self.optimizer, self.scaler, loss_fn, device,
+                                               self.settings, progress, stop, epoch)
+        except Preempted as stopped:
+            raise Preempted(f"{stopped} in epoch {epoch + 1}; {self.resume_path} holds epoch {epoch}:"
+                            " run the same command again to continue") from None
+        self.scheduler.step()
+        val_top1 = top1_accuracy(self.model, val_loader, device, self.settings)
+        self.history.append(
+            {
+                "epoch": epoch + 1,
+                "lr": lr,
+                "train_loss": round(loss, 6),
+                "train_top1": round(train_top1, 4),
+                "val_top1": round(val_top1, 4),
+                "seconds": round(time.perf_counter() - began, 3),
+            }
+        )
+        progress.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", val_top1=f"{val_top1:.1f}")
+        if val_top1 > self.best["val_top1"]:
+            self.best = {"val_top1": val_top1, "epoch": epoch + 1, "model": _cpu_state(self.model)}
+        if self.resume_path is not None:
+            atomic_save(
+                {
+                    "settings": asdict(self.settings),
+                    "epoch": epoch + 1,
+                    "model": self.model.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "scheduler": self.scheduler.state_dict(),
+                    "scaler": self.scaler.state_dict(),
+                    "rng": rng_state(),
+                    "best": self.best,
+                    "history": self.history,
+                },
+                self.resume_path,
+            )
+
+
+def _write_best(run, classes, decoded_dir, checkpoint_path, history_path):
+    """Write the best-by-val checkpoint and the history; remove the resume file."""
+    settings, best = run.settings, run.best
     checkpoint = {
         "model": best["model"],
         "epoch": best["epoch"],
@@ -334,14 +327,14 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
         "settings": asdict(settings),
         "init_md5": file_md5(settings.init_from) if settings.init_from else None,
         "decoded_cache": str(decoded_dir) if decoded_dir is not None else None,
-        "imagenet_weights": imagenet_record(model),
+        "imagenet_weights": imagenet_record(run.model),
         "classifier_group": {"lr_mult": settings.classifier_lr_mult,
-                             "parameters": model.classifier_parameter_names()},
+                             "parameters": run.model.classifier_parameter_names()},
     }
-    write_history(history, history_path)
+    write_history(run.history, history_path)
     atomic_save(checkpoint, checkpoint_path)
-    if resume_path is not None and Path(resume_path).exists():
-        os.remove(resume_path)
+    if run.resume_path is not None and Path(run.resume_path).exists():
+        os.remove(run.resume_path)
     print(f"best val top-1 {best['val_top1']:.2f}% at epoch {best['epoch']}")
     return checkpoint
 
@@ -369,18 +362,22 @@ def _cpu_state(model):
     return {key: value.detach().to("cpu", copy=True) for key, value in model.state_dict().items()}
 
 
-def load_checkpoint_model(checkpoint_path, device):
-    """Rebuild the trained network from a checkpoint written by train_cell."""
-    checkpoint = load_torch_file(checkpoint_path)
-    settings = checkpoint["settings"]
-    model = build_model(
+def model_from_settings(settings, num_classes, pretrained=False):
+    """The network a cell's settings (a TrainSettings as a dict, as checkpoints record it) describe."""
+    return build_model(
         settings["backbone"],
-        len(checkpoint["classes"]),
+        num_classes,
         width=settings["width"],
         adl=settings["adl"],
         adl_drop_rate=settings["adl_drop_rate"],
-        pretrained=False,
+        pretrained=pretrained,
         output_stride=settings.get("output_stride", 16),
     )
+
+
+def load_checkpoint_model(checkpoint_path, device):
+    """Rebuild the trained network from a checkpoint written by train_cell."""
+    checkpoint = load_torch_file(checkpoint_path)
+    model = model_from_settings(checkpoint["settings"], len(checkpoint["classes"]))
     model.load_state_dict(checkpoint["model"])
     return model.to(device).eval(), checkpoint
