@@ -9,16 +9,13 @@ data is "not testable on this config", its numbers still shown.
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
-from infocam.digits.double_digit import PAPER_ACCURACY, PAPER_LOCALISATION
 from infocam.digits.double_digit import read_results as read_double_digit
 from infocam.io import write_text_atomic
-from infocam.mi.experiment import PAPER_SOFTMAX_ESTIMATE, PAPER_TRUE_MI
+from infocam.published import double_digit_localisation, mi_values, read_published, table2_accuracy
 from infocam.stats import bootstrap_interval, sign_flip_p_value
 from infocam.wsol.methods import BASELINE, GEOMETRY_CONTROL, headline_methods
 
@@ -57,8 +54,9 @@ def _per_seed_mean_error(mi, setting, estimator):
     return (rows["estimate_nats"] - rows["true_mi_nats"]).groupby(rows["seed"]).mean().to_numpy()
 
 
-def mi_claims(mi, source):
-    published = np.mean([PAPER_SOFTMAX_ESTIMATE[key] - PAPER_TRUE_MI[key] for key in PAPER_SOFTMAX_ESTIMATE])
+def mi_claims(mi, paper, source):
+    true_mi, softmax_estimate = mi_values(paper)
+    published = np.mean([softmax_estimate[key] - true_mi[key] for key in softmax_estimate])
     balanced = _per_seed_mean_error(mi, "balanced", "softmax")
     low, high = bootstrap_interval([balanced])
     rows = [_row(id="mi-balanced", claim="softmax + log K estimates I(X;Y) on balanced labels (error over d)",
@@ -210,7 +208,8 @@ def _pooled(results, metric, loss, key):
     return float((rows["value"] * rows["count"]).sum() / rows["count"].sum()), int(rows["count"].sum())
 
 
-def double_digit_claims(results, mnist_stand_in, source):
+def double_digit_claims(results, paper, mnist_stand_in, source):
+    paper_accuracy, paper_localisation = table2_accuracy(paper), double_digit_localisation(paper)
     rows = []
     note = " (sklearn digits stand in for MNIST)" if mnist_stand_in else ""
     interval_rule = "; interval: difference of two proportions pooled over seeds, normal approximation, unpaired"
@@ -218,12 +217,12 @@ def double_digit_claims(results, mnist_stand_in, source):
         a, n_a = _pooled(results, "digit_accuracy", "pc_sigmoid", str(digit))
         b, n_b = _pooled(results, "digit_accuracy", "sigmoid", str(digit))
         diff, low, high = _proportion_difference(a, b, n_a, n_b)
-        paper = PAPER_ACCURACY["pc_sigmoid"][digit] - PAPER_ACCURACY["sigmoid"][digit]
-        same = paper == 0
+        published = paper_accuracy["pc_sigmoid"][digit] - paper_accuracy["sigmoid"][digit]
+        same = published == 0
         rows.append(_row(id=f"pc-sigmoid-digit-{digit}",
                          claim=f"PC-sigmoid {'matches' if same else 'beats'} sigmoid on digit {digit} "
                                f"(accuracy over all test images){note}",
-                         where="infoCAM paper, Table 2", published=f"{100 * paper:+.0f} points",
+                         where="infoCAM paper, Table 2", published=f"{100 * published:+.0f} points",
                          ours=round(diff, 2), ci_low=round(low, 2), ci_high=round(high, 2),
                          rule=(SAME_RULE if same else GAIN_RULE) + interval_rule,
                          verdict=same_verdict(low, high) if same else gain_verdict(1, low, high), source=source))
@@ -231,7 +230,7 @@ def double_digit_claims(results, mnist_stand_in, source):
     a, n_a = _pooled(results, "loc_accuracy_raw", "sigmoid", "ablation_region_only")
     b, n_b = _pooled(results, "loc_accuracy_raw", "sigmoid", "cam")
     diff, low, high = _proportion_difference(a, b, n_a, n_b)
-    published = PAPER_LOCALISATION["ablation_region_only"] - PAPER_LOCALISATION["cam"]
+    published = paper_localisation["ablation_region_only"] - paper_localisation["cam"]
     rows.append(_row(id="double-digit-localisation", claim=f"infoCAM localises the digits better than CAM{note}",
                      where="infoCAM paper, double-digit MNIST",
                      published=f"{published:+.0f} points (98 % vs 91 %)", ours=round(diff, 2),
@@ -245,11 +244,11 @@ def double_digit_claims(results, mnist_stand_in, source):
 
 def build_claims(inputs, synthetic=(), mnist_stand_in=False):
     """The ledger from the named input files ({role: path or list of paths})."""
-    published = yaml.safe_load(Path(inputs["published"]).read_text())
-    rows = mi_claims(pd.read_csv(inputs["mi"]), str(inputs["mi"]))
+    published = read_published(inputs["published"])
+    rows = mi_claims(pd.read_csv(inputs["mi"]), published, str(inputs["mi"]))
     rows += pc_softmax_claims(pd.read_csv(inputs["pc_softmax"]), synthetic, mnist_stand_in, str(inputs["pc_softmax"]))
     rows += localisation_claims(pd.read_csv(inputs["comparison"]), published, synthetic, str(inputs["comparison"]))
-    rows += double_digit_claims(read_double_digit(inputs["double_digit"]), mnist_stand_in,
+    rows += double_digit_claims(read_double_digit(inputs["double_digit"]), published, mnist_stand_in,
                                 ", ".join(map(str, inputs["double_digit"])))
     return pd.DataFrame(rows, columns=COLUMNS)
 

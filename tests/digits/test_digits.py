@@ -7,12 +7,15 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+from conftest import ROOT
 from infocam.cli import main
 from infocam.data.mnist import read_idx
 from infocam.digits.common import (capped_indices, load_mnist, make_double_digits, parity_caps, upsample_digits,
                             write_offline_mnist)
 from infocam.digits.double_digit import info_mask
 from infocam.digits.imbalanced import COLUMNS as PC_COLUMNS
+
+PUBLISHED = ROOT / "workflow" / "resources" / "published.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +118,8 @@ def test_digit_verbs_end_to_end(tmp_path, mnist_folder):
                     "test_caps": {"even": 1, "odd": 3}}
     assert main(["pc-softmax-run", "--dataset", "cub", "--data", str(cub), "--settings", json.dumps(cub_settings),
                  "--out", str(tmp_path / "cub.csv")]) == 0
-    assert main(["pc-softmax-table", "--csv", str(tmp_path / "pc.csv"), "--md", str(tmp_path / "pc.md"),
+    assert main(["pc-softmax-table", "--published", str(PUBLISHED), "--csv", str(tmp_path / "pc.csv"),
+                 "--md", str(tmp_path / "pc.md"),
                  str(tmp_path / "mnist.csv"), str(tmp_path / "cub.csv")]) == 0
     table = pd.read_csv(tmp_path / "pc.csv")
     assert list(table.columns) == PC_COLUMNS + ["paper_accuracy", "paper_mean_class_accuracy", "paper_model"]
@@ -135,7 +139,8 @@ def test_digit_verbs_end_to_end(tmp_path, mnist_folder):
         assert main(["double-digit-run", "--mnist", str(mnist_folder), "--settings", json.dumps(double),
                      "--loss", loss, "--seed", "0",
                      "--checkpoint", str(tmp_path / f"{loss}.pt"), "--out", str(tmp_path / f"{loss}.csv")]) == 0
-    assert main(["double-digit-table", "--csv", str(tmp_path / "table2.csv"), "--loc-csv", str(tmp_path / "loc.csv"),
+    assert main(["double-digit-table", "--published", str(PUBLISHED), "--csv", str(tmp_path / "table2.csv"),
+                 "--loc-csv", str(tmp_path / "loc.csv"),
                  "--md", str(tmp_path / "table2.md"), "--region", "3", "--tau", "0.2",
                  str(tmp_path / "sigmoid.csv"), str(tmp_path / "pc_sigmoid.csv")]) == 0
     table2 = pd.read_csv(tmp_path / "table2.csv")

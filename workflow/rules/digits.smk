@@ -51,6 +51,7 @@ rule pc_softmax_run:
 rule pc_softmax_table:
     input:
         results=PC_SOFTMAX_RESULTS,
+        published=PUBLISHED,
         dvc=DIGITS_DVC_RECORDS,
     output:
         csv=report("results/pc_softmax.csv", caption="../report/pc_softmax.rst", category="softmax paper"),
@@ -69,7 +70,8 @@ rule pc_softmax_table:
         mem_mb=1000,
         runtime=10,
     shell:
-        "infocam pc-softmax-table --csv {output.csv} --md {output.md} --provenance {output.provenance}"
+        "infocam pc-softmax-table --published {input.published} --csv {output.csv} --md {output.md}"
+        " --provenance {output.provenance}"
         " {params.upstream} {input.results} > {log} 2>&1"
 
 
@@ -102,6 +104,7 @@ rule double_digit_run:
 rule double_digit_table:
     input:
         results=DOUBLE_DIGIT_RESULTS,
+        published=PUBLISHED,
         dvc=DIGITS_DVC_RECORDS,
     output:
         csv=report("results/table2.csv", caption="../report/table2.rst", category="infoCAM paper"),
@@ -123,7 +126,8 @@ rule double_digit_table:
         mem_mb=1000,
         runtime=10,
     shell:
-        "infocam double-digit-table --csv {output.csv} --loc-csv {output.loc} --md {output.md}"
+        "infocam double-digit-table --published {input.published} --csv {output.csv} --loc-csv {output.loc}"
+        " --md {output.md}"
         " --region {params.region} --tau {params.tau} --provenance {output.provenance}"
         " {params.upstream} {input.results} > {log} 2>&1"
 

@@ -26,7 +26,8 @@ rule mi_estimate:
 
 rule mi_table:
     input:
-        MI_RESULTS,
+        results=MI_RESULTS,
+        published=PUBLISHED,
     output:
         csv=report("results/mi_estimation.csv", caption="../report/mi_estimation.rst", category="softmax paper"),
         md="results/mi_estimation.md",
@@ -42,7 +43,8 @@ rule mi_table:
         mem_mb=1000,
         runtime=10,
     shell:
-        "infocam mi-table --csv {output.csv} --md {output.md} --provenance {output.provenance} {input} > {log} 2>&1"
+        "infocam mi-table --published {input.published} --csv {output.csv} --md {output.md}"
+        " --provenance {output.provenance} {input.results} > {log} 2>&1"
 
 
 rule mi_figure:

@@ -44,13 +44,15 @@ def _pc_softmax_table(args):
     from infocam.digits.imbalanced import write_pc_softmax_table
 
     started = now()
-    write_pc_softmax_table(args.results, args.csv, args.md)
-    record_table(args, started, "pc_softmax", [args.csv, args.md], args.results)
+    write_pc_softmax_table(args.results, args.csv, args.md, args.published)
+    record_table(args, started, "pc_softmax", [args.csv, args.md], [*args.results, args.published],
+                 published=str(args.published))
     print(args.md.read_text())
 
 
 def _add_pc_softmax_table(sub):
     p = sub.add_parser("pc-softmax-table", help="pc_softmax.csv and .md from the per-dataset results")
+    p.add_argument("--published", type=Path, required=True, help="workflow/resources/published.yaml")
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--md", type=Path, required=True)
     add_provenance_args(p)
@@ -85,14 +87,15 @@ def _double_digit_table(args):
     from infocam.digits.double_digit import write_table2
 
     started = now()
-    write_table2(args.results, args.csv, args.loc_csv, args.md, args.region, args.tau)
-    record_table(args, started, "table2", [args.csv, args.loc_csv, args.md], args.results,
-                 region=args.region, tau=args.tau)
+    write_table2(args.results, args.csv, args.loc_csv, args.md, args.region, args.tau, args.published)
+    record_table(args, started, "table2", [args.csv, args.loc_csv, args.md], [*args.results, args.published],
+                 region=args.region, tau=args.tau, published=str(args.published))
     print(args.md.read_text())
 
 
 def _add_double_digit_table(sub):
     p = sub.add_parser("double-digit-table", help="table2.csv/.md and the localisation csv from double-digit runs")
+    p.add_argument("--published", type=Path, required=True, help="workflow/resources/published.yaml")
     p.add_argument("--csv", type=Path, required=True, help="table2.csv")
     p.add_argument("--loc-csv", type=Path, required=True, help="localisation csv")
     p.add_argument("--md", type=Path, required=True)

@@ -29,13 +29,15 @@ def _mi_table(args):
     from infocam.mi.experiment import write_mi_table
 
     started = now()
-    write_mi_table(args.results, args.csv, args.md)
-    record_table(args, started, "mi", [args.csv, args.md], args.results)
+    write_mi_table(args.results, args.csv, args.md, args.published)
+    record_table(args, started, "mi", [args.csv, args.md], [*args.results, args.published],
+                 published=str(args.published))
     print(args.md.read_text())
 
 
 def _add_mi_table(sub):
     p = sub.add_parser("mi-table", help="mi_estimation.csv and .md from the per-setting results")
+    p.add_argument("--published", type=Path, required=True, help="workflow/resources/published.yaml")
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--md", type=Path, required=True)
     add_provenance_args(p)

@@ -18,19 +18,13 @@ from PIL import Image
 
 from infocam.digits.common import LeNet, capped_indices, load_mnist, parity_caps, to_tensor
 from infocam.io import read_result_csvs, write_text_atomic
+from infocam.published import pc_softmax_values, read_published
 from infocam.stats import bootstrap_interval
 from infocam.losses import class_priors, dropmax_loss, dropmax_scores, pc_softmax_cross_entropy
 
 LOSSES = ("softmax", "pc_softmax", "dropmax")
 COLUMNS = ["dataset", "loss", "seed", "test_set", "accuracy", "mean_class_accuracy", "class_accuracies",
            "train_size", "test_size", "epochs"]
-# Published for PC-softmax on imbalanced CUB, by a different model than ours: the authors' README
-# credits a fine-grained Inception-V3 pretrained on iNaturalist (89.73 is claimed against a previous
-# 89.6). Not a LeNet number, so it is shown apart, with its model, never as our comparator.
-PAPER = {("cub", "pc_softmax"): {"accuracy": 89.73, "mean_class_accuracy": 87.69,
-                                 "model": "Inception-V3, iNaturalist-pretrained"}}
-
-
 @dataclass(frozen=True)
 class Labelled:
     images: np.ndarray  # uint8 (N, H, W) or (N, H, W, 3)
@@ -191,7 +185,7 @@ def read_results(paths):
     return read_result_csvs(paths, COLUMNS, "pc-softmax")
 
 
-def render_markdown(results):
+def render_markdown(results, published):
     """Mean ± std over seeds per dataset, test set and loss, with the paper's CUB numbers beside."""
     order = {loss: i for i, loss in enumerate(LOSSES)}
     lines = ["# Imbalanced classification: softmax vs PC-softmax vs DropMax", "",
@@ -210,15 +204,16 @@ def render_markdown(results):
               "published imbalanced-CUB number comes from a different, pretrained network (docs/reference.md); "
               "its test split is also ambiguous.", "",
               "| dataset | loss | model | accuracy | mean per-class acc. |", "|---|---|---|---|---|"]
-    for (dataset, loss), paper in PAPER.items():
+    for (dataset, loss), paper in pc_softmax_values(published).items():
         lines.append(f"| {dataset} | {loss} | {paper['model']} | {paper['accuracy']:.2f} | "
                      f"{paper['mean_class_accuracy']:.2f} |")
     return "\n".join(lines) + "\n"
 
 
-def with_published(results):
+def with_published(results, published):
     """The results with paper_accuracy, paper_mean_class_accuracy and paper_model (the model that made them)."""
-    paper = [PAPER.get((dataset, loss), {}) for dataset, loss in zip(results["dataset"], results["loss"])]
+    values = pc_softmax_values(published)
+    paper = [values.get((dataset, loss), {}) for dataset, loss in zip(results["dataset"], results["loss"])]
     return results.assign(paper_accuracy=[p.get("accuracy") for p in paper],
                           paper_mean_class_accuracy=[p.get("mean_class_accuracy") for p in paper],
                           paper_model=[p.get("model", "") for p in paper])
@@ -229,7 +224,8 @@ def _mean_std(values):
     return f"{values.mean():.2f} [{low:.2f}, {high:.2f}]"
 
 
-def write_pc_softmax_table(result_paths, csv_path, md_path):
+def write_pc_softmax_table(result_paths, csv_path, md_path, published_path):
     results = read_results(result_paths)
-    write_text_atomic(csv_path, with_published(results).to_csv(index=False, float_format="%.4f"))
-    write_text_atomic(md_path, render_markdown(results))
+    published = read_published(published_path)
+    write_text_atomic(csv_path, with_published(results, published).to_csv(index=False, float_format="%.4f"))
+    write_text_atomic(md_path, render_markdown(results, published))

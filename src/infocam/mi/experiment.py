@@ -20,6 +20,7 @@ from torch import nn
 
 from infocam.losses import class_priors
 from infocam.mi.estimators import ESTIMATORS, held_out_estimate, training_loss
+from infocam.published import mi_values, read_published
 from infocam.io import read_result_csvs, write_text_atomic
 from infocam.stats import bootstrap_interval
 
@@ -266,25 +267,18 @@ NOTES = """## Notes
 """
 
 
-# The authors' published values (nats): Monte Carlo true MI, and the softmax estimate of
-# their shipped checkpoints (balanced labels only).
-PAPER_TRUE_MI = {("balanced", 1): 1.032, ("balanced", 2): 1.301, ("balanced", 5): 1.554, ("balanced", 10): 1.606,
-                 ("imbalanced", 1): 1.023, ("imbalanced", 2): 1.239, ("imbalanced", 5): 1.445,
-                 ("imbalanced", 10): 1.487}
-PAPER_SOFTMAX_ESTIMATE = {("balanced", 1): 0.990, ("balanced", 2): 1.280, ("balanced", 5): 1.480,
-                          ("balanced", 10): 1.539}
-
-
-def with_published(results):
+def with_published(results, published):
     """The per-seed results with the authors' values beside: paper_true_mi_nats, paper_estimate_nats."""
+    true_mi, softmax_estimate = mi_values(published)
     keys = list(zip(results["setting"], results["dim"]))
-    estimate = [PAPER_SOFTMAX_ESTIMATE.get(key) if name == "softmax" else None
+    estimate = [softmax_estimate.get(key) if name == "softmax" else None
                 for key, name in zip(keys, results["estimator"])]
-    return results.assign(paper_true_mi_nats=[PAPER_TRUE_MI.get(key) for key in keys],
+    return results.assign(paper_true_mi_nats=[true_mi.get(key) for key in keys],
                           paper_estimate_nats=pd.array(estimate, dtype="Float64"))
 
 
-def _published_lines(summary):
+def _published_lines(summary, published):
+    true_mi, softmax_estimate = mi_values(published)
     lines = ["## Beside the authors' published values", "",
              "The authors' Monte Carlo true MI, and the softmax estimate of their shipped checkpoints "
              "(balanced labels only), nats.", "",
@@ -292,8 +286,7 @@ def _published_lines(summary):
              "|---|---|---|---|---|---|"]
     softmax = summary[summary["estimator"] == "softmax"].sort_values(["setting", "dim"])
     for row in softmax.itertuples():
-        true_paper, estimate_paper = PAPER_TRUE_MI.get((row.setting, row.dim)), \
-            PAPER_SOFTMAX_ESTIMATE.get((row.setting, row.dim))
+        true_paper, estimate_paper = true_mi.get((row.setting, row.dim)), softmax_estimate.get((row.setting, row.dim))
         lines.append(f"| {row.setting} | {row.dim} | {row.true_mi:.3f} | {_maybe(true_paper)} | {row.mean:.3f} | "
                      f"{_maybe(estimate_paper)} |")
     return lines
@@ -303,7 +296,7 @@ def _maybe(value):
     return "" if value is None else f"{value:.3f}"
 
 
-def render_markdown(results):
+def render_markdown(results, published):
     summary = summarise(results)
     seeds, epochs = int(summary["seeds"].min()), sorted(set(summary["epochs"]))
     lines = ["# MI estimation: estimates of I(X;Y) in nats", "",
@@ -316,13 +309,15 @@ def render_markdown(results):
     lines += ["", "## Error: estimate − true MI (mean over seeds)", ""]
     lines += _header(summary) + _cells(summary, lambda row: f"{row['error']:+.3f}")
     lines += ["", "## Imbalance bias", ""] + _bias_lines(summary)
-    lines += [""] + _published_lines(summary) + ["", NOTES]
+    lines += [""] + _published_lines(summary, published) + ["", NOTES]
     return "\n".join(lines)
 
 
-def write_mi_table(result_paths, csv_path, md_path):
-    """results/mi_estimation.csv (one row per setting, dim, estimator, seed) and its Markdown summary."""
+def write_mi_table(result_paths, csv_path, md_path, published_path):
+    """results/mi_estimation.csv (one row per setting, dim, estimator, seed) and its Markdown summary,
+    the authors' values (published.yaml) beside."""
     results = read_results(result_paths)
-    write_text_atomic(csv_path, with_published(results).to_csv(index=False))
-    write_text_atomic(md_path, render_markdown(results))
+    published = read_published(published_path)
+    write_text_atomic(csv_path, with_published(results, published).to_csv(index=False))
+    write_text_atomic(md_path, render_markdown(results, published))
     return results

@@ -361,17 +361,18 @@ def _close(a, b):
 
 def rebuild_other_table(record):
     """{output csv: frame recomputed from the recorded per-job results (the table's inputs)}."""
-    results = list(record["inputs"])
+    published = record.get("published")
+    results = [path for path in record["inputs"] if path != published]
     outputs = [path for path in record["outputs"] if path.endswith(".csv")]
     with tempfile.TemporaryDirectory() as folder:
         tmp = [Path(folder) / f"{i}.csv" for i in range(len(outputs))]
         md = Path(folder) / "table.md"
         if record["kind"] == "mi":
             from infocam.mi.experiment import write_mi_table
-            write_mi_table(results, tmp[0], md)
+            write_mi_table(results, tmp[0], md, published)
         elif record["kind"] == "pc_softmax":
             from infocam.digits.imbalanced import write_pc_softmax_table
-            write_pc_softmax_table(results, tmp[0], md)
+            write_pc_softmax_table(results, tmp[0], md, published)
         elif record["kind"] == "comparison":
             from infocam.wsol.compare import write_comparison
             write_comparison(results, tmp[0])
@@ -380,7 +381,7 @@ def rebuild_other_table(record):
             write_claims(record["roles"], tmp[0], md, record["synthetic"], record["mnist_stand_in"])
         elif record["kind"] == "table2":
             from infocam.digits.double_digit import write_table2
-            write_table2(results, tmp[0], tmp[1], md, record["region"], record["tau"])
+            write_table2(results, tmp[0], tmp[1], md, record["region"], record["tau"], published)
         else:
             raise ValueError(f"unknown table kind '{record['kind']}'")
         return {output: pd.read_csv(path) for output, path in zip(outputs, tmp)}
