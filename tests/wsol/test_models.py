@@ -39,6 +39,12 @@ def test_class_map_side_known_before_building_equals_the_networks(backbone, outp
     assert sides == {crop: class_map_side(backbone, crop, output_stride) for crop in sides}
 
 
+def test_the_torch_free_geometry_knows_every_registered_backbone():
+    from infocam.wsol import geometry, models
+
+    assert set(geometry.BACKBONES) == set(models.BACKBONES)
+
+
 @pytest.mark.parametrize("backbone", BACKBONES)
 def test_output_stride_8_doubles_the_map_with_the_same_weights(backbone):
     coarse = build_model(backbone, 7, width=SMALL).eval()

@@ -8,14 +8,13 @@ torchvision's cache directory and are never downloaded here.
 """
 
 import os
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from torchvision.models.resnet import Bottleneck, conv1x1
 
-BACKBONES = ("vgg16", "resnet50")
-DEFAULT_ADL_THRESHOLD = {"vgg16": 0.8, "resnet50": 0.9}
-IMAGENET_WEIGHT_FILES = {"vgg16": "vgg16-397923af.pth", "resnet50": "resnet50-0676ba61.pth"}
 IMAGENET_WEIGHTS_URL = "https://download.pytorch.org/models/"
 
 # VGG16 configuration: conv output channels, "M" = 2x2 max-pool; pool5 is left out.
@@ -239,6 +238,7 @@ def build_model(backbone: str, num_classes: int, *, width: float = 1.0, adl: boo
     """
     if backbone not in BACKBONES:
         raise ValueError(f"backbone must be one of {', '.join(BACKBONES)}, got {backbone!r}")
+    spec = BACKBONES[backbone]
     if num_classes < 1:
         raise ValueError(f"num_classes must be at least 1, got {num_classes}")
     if width <= 0:
@@ -247,9 +247,8 @@ def build_model(backbone: str, num_classes: int, *, width: float = 1.0, adl: boo
         raise ValueError(f"pretrained weights need width 1.0, got width {width}")
     if output_stride not in OUTPUT_STRIDES:
         raise ValueError(f"output_stride must be one of {', '.join(map(str, OUTPUT_STRIDES))}, got {output_stride!r}")
-    threshold = DEFAULT_ADL_THRESHOLD[backbone] if adl_threshold is None else adl_threshold
-    model_class = VGG16GAP if backbone == "vgg16" else ResNet50GAP
-    model = model_class(num_classes, width, adl, adl_drop_rate, threshold, output_stride)
+    threshold = spec.adl_threshold if adl_threshold is None else adl_threshold
+    model = spec.network(num_classes, width, adl, adl_drop_rate, threshold, output_stride)
     if pretrained:
         model.imagenet_weights = load_imagenet_weights(model, backbone)
     return model
@@ -257,7 +256,7 @@ def build_model(backbone: str, num_classes: int, *, width: float = 1.0, adl: boo
 
 def imagenet_weights_path(backbone: str) -> str:
     """Where torchvision caches the ImageNet weights of backbone ($TORCH_HOME/hub/checkpoints/<file>)."""
-    return os.path.join(torch.hub.get_dir(), "checkpoints", IMAGENET_WEIGHT_FILES[backbone])
+    return os.path.join(torch.hub.get_dir(), "checkpoints", BACKBONES[backbone].imagenet_file)
 
 
 def load_imagenet_weights(model: GAPClassifier, backbone: str) -> dict:
@@ -272,8 +271,7 @@ def load_imagenet_weights(model: GAPClassifier, backbone: str) -> dict:
             f"ImageNet weights {file_name} not found: put {IMAGENET_WEIGHTS_URL}{file_name} "
             f"into {os.path.dirname(path)} (the directory follows $TORCH_HOME)")
     state = _read_state_dict(path)
-    load = _load_vgg16_convs if backbone == "vgg16" else _load_resnet50_trunk
-    return {"file": path, "tensors": load(model, state, path)}
+    return {"file": path, "tensors": BACKBONES[backbone].load_imagenet(model, state, path)}
 
 
 def _read_state_dict(path: str) -> dict:
@@ -289,17 +287,40 @@ def _read_state_dict(path: str) -> dict:
 
 def _load_vgg16_convs(model: VGG16GAP, state: dict, path: str) -> int:
     convs = {key.removeprefix("features."): value for key, value in state.items() if key.startswith("features.")}
-    _check_state(model.features.state_dict(), convs, path, "vgg16 'features'")
+    _check_state(model.features.state_dict(), convs, path, "a torchvision vgg16 'features' state dict")
     model.features.load_state_dict(convs)
     return len(convs)
 
 
 def _load_resnet50_trunk(model: ResNet50GAP, state: dict, path: str) -> int:
+    return load_all_but_fc(model, state, path, "a torchvision resnet50 state dict")
+
+
+def load_all_but_fc(model: GAPClassifier, state: dict, path: str, what: str) -> int:
+    """Copy every weight of `state` but the fc layer's into model (same keys and shapes, else a
+    one-line ValueError saying the file is not `what`); return the number of tensors copied."""
     own = {key: value for key, value in model.state_dict().items() if not key.startswith("fc.")}
     trunk = {key: value for key, value in state.items() if not key.startswith("fc.")}
-    _check_state(own, trunk, path, "resnet50")
+    _check_state(own, trunk, path, what)
     model.load_state_dict(trunk, strict=False)
     return len(trunk)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """One backbone: its network, default ADL threshold, and torchvision's ImageNet weight file
+    (under IMAGENET_WEIGHTS_URL) with the function that copies it in."""
+
+    network: type
+    adl_threshold: float
+    imagenet_file: str
+    load_imagenet: Callable[[GAPClassifier, dict, str], int]
+
+
+BACKBONES = {
+    "vgg16": Backbone(VGG16GAP, 0.8, "vgg16-397923af.pth", _load_vgg16_convs),
+    "resnet50": Backbone(ResNet50GAP, 0.9, "resnet50-0676ba61.pth", _load_resnet50_trunk),
+}
 
 
 def _check_state(own: dict, loaded: dict, path: str, what: str) -> None:
@@ -308,8 +329,7 @@ def _check_state(own: dict, loaded: dict, path: str, what: str) -> None:
     missing = sorted(key for key in set(own) - set(loaded) if not key.endswith("num_batches_tracked"))
     unexpected = sorted(set(loaded) - set(own))
     if missing or unexpected:
-        raise ValueError(f"{path}: not a torchvision {what} state dict "
-                         f"(missing e.g. {missing[:3]}, unexpected e.g. {unexpected[:3]})")
+        raise ValueError(f"{path}: not {what} (missing e.g. {missing[:3]}, unexpected e.g. {unexpected[:3]})")
     for key, value in loaded.items():
         if value.shape != own[key].shape:
             raise ValueError(f"{path}: {key} has shape {tuple(value.shape)}, expected {tuple(own[key].shape)}")

@@ -20,7 +20,7 @@ from infocam.data.decoded import ResizedImages, augment_batch, check_decoded_cac
 from infocam.data.images import load_classes
 from infocam.data.prepare import check_manifest
 from infocam.losses import class_priors, classification_loss
-from infocam.wsol.models import build_model
+from infocam.wsol.models import build_model, load_all_but_fc
 
 CROP_SEED_OFFSET = 10**6
 HISTORY_COLUMNS = ["epoch", "lr", "train_loss", "train_top1", "val_top1", "seconds"]
@@ -349,13 +349,7 @@ def imagenet_record(model):
 def load_backbone_weights(model, checkpoint_path):
     """Copy every weight but the fc layer's from a train_cell checkpoint of the same backbone and width."""
     state = load_torch_file(checkpoint_path, "pretrained checkpoint")["model"]
-    backbone = {key: value for key, value in state.items() if not key.startswith("fc.")}
-    own = {key: value for key, value in model.state_dict().items() if not key.startswith("fc.")}
-    mismatched = sorted(key for key in own if key not in backbone or backbone[key].shape != own[key].shape)
-    if mismatched or len(backbone) != len(own):
-        raise ValueError(f"{checkpoint_path}: not a checkpoint of this backbone and width "
-                         f"(first differing weight: {(mismatched or sorted(set(backbone) - set(own)))[0]})")
-    model.load_state_dict(backbone, strict=False)
+    load_all_but_fc(model, state, checkpoint_path, "a checkpoint of this backbone and width")
 
 
 def _cpu_state(model):
