@@ -1,5 +1,5 @@
 """Cell names: one trained network of the grid, `{backbone}-{adl|noadl}-{loss}-s{seed}`,
-e.g. `resnet50-adl-softmax-s0`. Built and read here only (workflow paths, tables, figures)."""
+e.g. `resnet50-adl-softmax-s0`. Built and read here only; the workflow's paths use PATTERN."""
 
 import re
 

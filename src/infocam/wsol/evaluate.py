@@ -73,7 +73,6 @@ class BoxRecords:
     """The box at tau of every map with its IoU and GT coverage; MaxBoxAcc(V2) over thresholds."""
 
     def __init__(self, settings):
-        self.max_box_acc = settings.max_box_acc
         self.boxes = BoxEvaluator(fixed_tau=settings.tau, max_box_acc=settings.max_box_acc)
 
     def add(self, canvas_map, gt, parts):
@@ -84,7 +83,7 @@ class BoxRecords:
                 "gt_coverage": round(gt_coverage(result["box"], gt), 6)}
 
     def results(self):
-        if not self.max_box_acc:
+        if not self.boxes.max_box_acc:
             return {}
         results = self.boxes.results()
         return {"maxboxacc": results["maxboxacc_v1_iou50"], "maxboxacc_v2": results["maxboxacc_v2_mean"]}

@@ -1,7 +1,7 @@
 """The infoCAM paper's visual comparison (its Fig. 2, 3 and 5) on a dataset's test images:
 one row per image — the image, then the headline methods (CAM, infoCAM, infoCAM+) as heat maps,
-each with the GT box (green) and the predicted box at the evaluation's tau (red). The images are a fixed, seeded draw from
-the test split (not the best ones).
+each with the GT box (green) and the predicted box at the evaluation's tau (red). The images are
+a fixed, seeded draw from the test split (not the best ones).
 """
 
 import numpy as np
