@@ -6,7 +6,7 @@ import torch
 from infocam.wsol.cam import class_maps, compute_cams, full_placement, region_sum
 from infocam.wsol.methods import GEOMETRY_CONTROL, METHODS, evaluated_names
 
-CAM_VARIANTS = tuple(method.name for method in METHODS)
+CAM_VARIANTS = tuple(method.name for method in METHODS if not method.family)
 from infocam.wsol.localize import score_map_boxes
 from infocam.wsol.models import build_model
 
@@ -190,3 +190,18 @@ def test_cam_sums_to_the_logit_without_bias_in_a_gap_model(backbone):
 def test_bad_inputs_are_rejected(change, match):
     with pytest.raises(ValueError, match=match):
         compute_cams(*change(*hand_built_batch()), region=3)
+
+
+def test_the_registry_says_what_each_method_needs_and_keeps_the_family_apart():
+    from infocam.wsol import methods
+
+    needs = {method.name: method.needs for method in METHODS}
+    assert needs["cam"] == "class_maps" and needs["infocam_plus"] == "logits"
+    assert needs["gradcam"] == "gradients" and needs["scorecam"] == "forward_passes"
+    assert needs["eigencam"] == "activations"
+    assert "gradcam" not in evaluated_names("full")
+    assert evaluated_names("full", family=["scorecam", "gradcam"])[-2:] == ["gradcam", "scorecam"]
+    with pytest.raises(ValueError, match="no CAM family method 'gradcam_plus'"):
+        evaluated_names("full", family=["gradcam_plus"])
+    with pytest.raises(ValueError, match="needs must be one of"):
+        methods.CamMethod("odd", "Odd", "a crystal ball")

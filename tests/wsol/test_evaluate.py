@@ -177,8 +177,8 @@ def test_a_registered_toy_method_and_evaluator_reach_the_summary_and_table1(trai
     from infocam.wsol import evaluate, methods
     from infocam.wsol.tables import write_table
 
-    toy = methods.CamMethod("toy_lowest", "Toy (lowest class, no R)", "lowest_class", region=False, headline=True,
-                            ablation=False)
+    toy = methods.CamMethod("toy_lowest", "Toy (lowest class, no R)", "logits", "lowest_class", region=False,
+                            headline=True, ablation=False)
     monkeypatch.setattr(methods, "METHODS", (*methods.METHODS, toy))
     monkeypatch.setattr(evaluate, "EVALUATORS", (*evaluate.EVALUATORS, ToyEvaluator))
     cell = tmp_path / "eval" / "tiny" / "resnet50-noadl-softmax-s0"

@@ -1,11 +1,14 @@
 """Tests for infocam.wsol.models: shapes, width scaling, ADL, heads, parameter groups, weights loading."""
 
+import hashlib
+
 import pytest
 import torch
 import torchvision
 
+from infocam.wsol import models
 from infocam.wsol.geometry import class_map_side
-from infocam.wsol.models import ADL, build_model, scaled_channels
+from infocam.wsol.models import ADL, build_model, scaled_channels, sha256_matches_name
 
 BACKBONES = ("vgg16", "resnet50")
 SMALL = 0.125
@@ -227,7 +230,8 @@ def test_pretrained_vgg16_loads_the_13_conv_layers(tmp_path, monkeypatch):
         assert torch.equal(ours.weight, theirs.weight)
         assert torch.equal(ours.bias, theirs.bias)
     assert model.classifier.weight.shape == (11, 1024)
-    assert model.imagenet_weights == {"file": str(weights_file), "tensors": 26}  # 13 convs x (weight, bias)
+    # 13 convs x (weight, bias); a file saved here is not torchvision's, so its SHA-256 does not match its name
+    assert model.imagenet_weights == {"file": str(weights_file), "tensors": 26, "sha256_matches": False}
 
 
 def test_pretrained_resnet50_loads_everything_but_fc(tmp_path, monkeypatch):
@@ -280,6 +284,18 @@ def test_missing_weights_say_what_to_fetch_and_where(tmp_path, monkeypatch, back
     assert str(tmp_path / "hub" / "checkpoints") in message
     assert f"https://download.pytorch.org/models/{file_name}" in message
     assert "TORCH_HOME" in message
+
+
+def test_a_weight_file_is_checked_against_the_sha256_digits_in_its_name(tmp_path):
+    content = b"weights"
+    digits = hashlib.sha256(content).hexdigest()[:8]
+    named_right, named_wrong = tmp_path / f"net-{digits}.pth", tmp_path / "net-00000000.pth"
+    named_right.write_bytes(content)
+    named_wrong.write_bytes(content)
+    assert sha256_matches_name(str(named_right))
+    assert not sha256_matches_name(str(named_wrong))
+    assert models.BACKBONES["vgg16"].imagenet_sha256_prefix == "397923af"
+    assert models.BACKBONES["resnet50"].imagenet_url == "https://download.pytorch.org/models/resnet50-0676ba61.pth"
 
 
 def test_pretrained_needs_full_width():

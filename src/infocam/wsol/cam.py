@@ -92,11 +92,11 @@ def compute_cams(features: torch.Tensor, weight: torch.Tensor, logits: torch.Ten
     contrasted = _contrasted_maps(maps, target, logits, y)
     other = other_geometry(geometry)
     cams = {}
-    for method in methods.METHODS:
+    for method in methods.class_map_methods():
         before_sum = contrasted[method.contrast]
         cams[method.name] = region_sum(before_sum, region, geometry) if method.region else before_sum
     if both_geometries:
-        for method in methods.METHODS:
+        for method in methods.class_map_methods():
             if method.region:
                 cams[f"{method.name}_{other}"] = region_sum(contrasted[method.contrast], region, other)
         cams[GEOMETRY_CONTROL] = full_placement(target, region)

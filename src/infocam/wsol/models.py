@@ -7,7 +7,9 @@ width multiplier scales every channel count, so the same code builds the papers'
 torchvision's cache directory and are never downloaded here.
 """
 
+import hashlib
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -262,16 +264,34 @@ def imagenet_weights_path(backbone: str) -> str:
 def load_imagenet_weights(model: GAPClassifier, backbone: str) -> dict:
     """Copy torchvision's ImageNet weights into model: VGG16's 13 convs, or all of ResNet50 but fc.
 
-    Returns what was loaded: {"file": path, "tensors": number of tensors copied}.
+    Returns what was loaded: {"file": path, "tensors": number of tensors copied, "sha256_matches":
+    whether the file's SHA-256 starts with the digits torchvision names it by}. A file that does
+    not match still loads (a local copy may be re-saved), with a warning naming it.
     """
     path = imagenet_weights_path(backbone)
     if not os.path.isfile(path):
         file_name = os.path.basename(path)
         raise FileNotFoundError(
-            f"ImageNet weights {file_name} not found: put {IMAGENET_WEIGHTS_URL}{file_name} "
+            f"ImageNet weights {file_name} not found: put {BACKBONES[backbone].imagenet_url} "
             f"into {os.path.dirname(path)} (the directory follows $TORCH_HOME)")
     state = _read_state_dict(path)
-    return {"file": path, "tensors": BACKBONES[backbone].load_imagenet(model, state, path)}
+    tensors = BACKBONES[backbone].load_imagenet(model, state, path)
+    matches = sha256_matches_name(path)
+    if not matches:
+        print(f"warning: {path}: its SHA-256 does not start with {BACKBONES[backbone].imagenet_sha256_prefix}, "
+              f"the digits torchvision's file is named by; not the published weights", file=sys.stderr)
+    return {"file": path, "tensors": tensors, "sha256_matches": matches}
+
+
+def sha256_matches_name(path: str) -> bool:
+    """Whether the file's SHA-256 starts with the hex digits after the last '-' of its name, as
+    torchvision names its weight files (vgg16-397923af.pth)."""
+    prefix = os.path.basename(path).rsplit(".", 1)[0].rsplit("-", 1)[-1]
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 22), b""):
+            digest.update(chunk)
+    return digest.hexdigest().startswith(prefix)
 
 
 def _read_state_dict(path: str) -> dict:
@@ -309,12 +329,22 @@ def load_all_but_fc(model: GAPClassifier, state: dict, path: str, what: str) -> 
 @dataclass(frozen=True)
 class Backbone:
     """One backbone: its network, default ADL threshold, and torchvision's ImageNet weight file
-    (under IMAGENET_WEIGHTS_URL) with the function that copies it in."""
+    (under IMAGENET_WEIGHTS_URL, named by the first hex digits of its SHA-256) with the function
+    that copies it in. Inputs are normalised with ImageNet's mean and std for every backbone
+    (infocam.data.images.IMAGENET_MEAN, IMAGENET_STD)."""
 
     network: type
     adl_threshold: float
     imagenet_file: str
     load_imagenet: Callable[[GAPClassifier, dict, str], int]
+
+    @property
+    def imagenet_url(self) -> str:
+        return IMAGENET_WEIGHTS_URL + self.imagenet_file
+
+    @property
+    def imagenet_sha256_prefix(self) -> str:
+        return self.imagenet_file.rsplit(".", 1)[0].rsplit("-", 1)[-1]
 
 
 BACKBONES = {
