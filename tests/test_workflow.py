@@ -80,7 +80,7 @@ def test_default_config_plans_the_full_grid(tmp_path):
     counts = dict(line.split() for line in result.stdout.splitlines()
                   if len(line.split()) == 2 and line.split()[1].isdigit())
     assert counts["train"] == "8" and counts["evaluate"] == "8"
-    assert counts["synthesize_archive"] == "3" and counts["prepare_dataset"] == "3" and counts["table"] == "4"
+    assert counts["synthesize_archive"] == "3" and counts["prepare_dataset"] == "3" and counts["table"] == "5"
     assert counts["pretrain"] == "2"  # one per backbone, on the synthetic pretraining corpus
     assert counts["decode_images"] == "3"  # training.cache_images: each prepared dataset decoded once
 
@@ -94,8 +94,11 @@ def test_tiny_config_builds_every_table(tmp_path):
     assert table1[["gt_loc", "top1_loc"]].notna().all().all()
     assert ((table1.gt_loc >= table1.top1_loc) & table1.gt_loc.between(0, 100)).all()
     assert (table1.n_test == 3 * 2).all()  # 4 held-out per class -> 2 test per class
-    for name in ("table3", "table4", "table5"):
+    for name in ("table3", "table4", "table5", "table6"):
         assert (tmp_path / "results" / f"{name}.md").read_text().startswith("# Table")
+    table6 = pd.read_csv(tmp_path / "results" / "table6.csv")
+    assert len(table6) == 2 * 2 * 2 * (3 + 8)  # dataset x backbone x ADL x (headline methods + the family)
+    assert table6[["gt_loc", "top1_loc", "maxboxacc_v2", "maxboxacc_v2_ci_low"]].notna().all().all()
     summary = json.loads((tmp_path / "results/eval/cub/vgg16-adl-softmax-s0/summary.json").read_text())
     per_image = pd.read_csv(tmp_path / "results/eval/cub/vgg16-adl-softmax-s0/per_image.csv.gz")
     assert len(per_image) == summary["n_test"]
@@ -110,19 +113,22 @@ def test_tiny_config_builds_every_table(tmp_path):
     assert set(pc_softmax.loss) == {"softmax", "pc_softmax", "dropmax"} and set(pc_softmax.dataset) == {"mnist", "cub"}
     assert pc_softmax.accuracy.between(0, 100).all()
     assert len(pd.read_csv(tmp_path / "results" / "table2.csv")) > 0
-    for figure in ("mi_estimation", "double_digit_cam_vs_infocam", "info_masking", "wsol_cub", "wsol_tiny"):
+    for figure in ("mi_estimation", "double_digit_cam_vs_infocam", "info_masking", "wsol_cub", "wsol_tiny",
+                   "family_cub", "family_tiny"):
         assert (tmp_path / "results" / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
     # DVC tracking is off in this config: the audit checks the md5 chain and says DVC was not used.
     tables = sorted(str(path) for path in (tmp_path / "results").glob("*.csv") if path.name != "double_digit_localisation.csv")
     audit = subprocess.run(["infocam", "audit", *tables], cwd=tmp_path, capture_output=True, text=True)
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr
-    assert audit.stdout.count("DVC was not used") == len(tables) == 9  # 7 paper tables, comparisons, claims
+    assert audit.stdout.count("DVC was not used") == len(tables) == 10  # 8 tables, comparisons, claims
 
     # Evidence: intervals in the tables, paired comparisons, the claims ledger.
     assert (table1.gt_loc_ci_low <= table1.gt_loc).all() and (table1.gt_loc <= table1.gt_loc_ci_high).all()
     comparison = pd.read_csv(tmp_path / "results" / "infocam_vs_cam.csv")
-    assert len(comparison[(comparison.baseline == "cam") & (comparison.metric == "gt_loc")]) == 8 * 8
+    assert len(comparison[(comparison.baseline == "cam") & (comparison.metric == "gt_loc")]) == 8 * (8 + 8)
+    assert len(comparison[comparison.baseline.isin(["gradcam", "scorecam"]) & (comparison.metric == "gt_loc")]) \
+        == 8 * 2 * 2  # infoCAM and infoCAM+ against each family member, per cell
     assert comparison.p_value.between(0, 1).all()
     claims = pd.read_csv(tmp_path / "results" / "claims.csv")
     assert {"mi-balanced", "pc-softmax-mnist", "double-digit-localisation"} <= set(claims.id)
@@ -130,6 +136,7 @@ def test_tiny_config_builds_every_table(tmp_path):
                                                               "not testable on this config"}
     wsol = claims[claims.id.str.startswith("infocam-vs-cam")]
     assert len(wsol) == 8 and (wsol.verdict == "not testable on this config (synthetic data)").all()
+    assert (claims.id.str.startswith("infocam-vs-best-family").sum()) == 8
 
     # One dataset's learning rate changes: only that dataset's training and what follows from it is planned.
     changed = yaml.safe_load(TINY.read_text())
@@ -138,8 +145,8 @@ def test_tiny_config_builds_every_table(tmp_path):
     changed_config.write_text(yaml.safe_dump(changed))
     jobs = planned_jobs(tmp_path, "--configfile", str(changed_config))
     assert jobs.pop("train") == 2 and jobs.pop("evaluate") == 2  # cub x vgg16 x {ADL off, on}
-    assert jobs.pop("table") == 3  # table1, table3 and table5 hold cub cells; table4 is Tiny-ImageNet only
-    assert jobs == {"infocam_vs_cam": 1, "claims": 1, "all": 1, "total": 10}
+    assert jobs.pop("table") == 4  # table1, 3, 5 and 6 hold cub cells; table4 is Tiny-ImageNet only
+    assert jobs == {"infocam_vs_cam": 1, "claims": 1, "all": 1, "total": 11}
 
     # The same folder under a paper-style config whose local copy is missing: one line, nothing runs.
     checkpoints = {path: path.stat().st_mtime for path in (tmp_path / "results" / "checkpoints").rglob("*.pt")}

@@ -38,6 +38,25 @@ def bootstrap_interval(groups, resamples=RESAMPLES, level=LEVEL, seed=SEED):
     return _percentiles(_resampled_means(groups, resamples, seed), level)
 
 
+def max_accuracy_interval(groups, resamples=RESAMPLES, level=LEVEL, seed=SEED):
+    """Percentile interval of a best-threshold accuracy such as MaxBoxAccV2: groups (seeds) of
+    (images, IoU levels, thresholds) 0/1 hit arrays; per resample of each group's images, the
+    mean over levels of the best threshold's accuracy, averaged over groups."""
+    groups = [np.asarray(hits, dtype=np.float64) for hits in groups if len(hits)]
+    if not groups:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(resamples)
+    for hits in groups:
+        n_images = len(hits)
+        picks = rng.integers(0, n_images, size=(resamples, n_images))
+        counts = np.zeros((resamples, n_images))
+        np.add.at(counts, (np.arange(resamples)[:, None], picks), 1)
+        accuracy = (counts @ hits.reshape(n_images, -1)).reshape(resamples, *hits.shape[1:]) / n_images
+        totals += accuracy.max(axis=-1).mean(axis=-1)
+    return _percentiles(totals / len(groups), level)
+
+
 def paired_bootstrap_interval(a_groups, b_groups, resamples=RESAMPLES, level=LEVEL, seed=SEED):
     """Interval of mean(a) - mean(b), resampling the same items (images) for both, within each group."""
     differences = [np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)

@@ -20,7 +20,7 @@ WEIGHT_FILES = {"vgg16": "vgg16-397923af.pth", "resnet50": "resnet50-0676ba61.pt
 CELLS = [f"{backbone}-{adl}-softmax-s0" for backbone in ("vgg16", "resnet50") for adl in ("noadl", "adl")]
 PAPER_LR = {"vgg16": 0.001, "resnet50": 0.01}  # config/paper.yaml, both datasets
 MAP_SIZE = {"cub": [14, 14], "tiny": [4, 4]}  # 224 / 16 and 64 / 16, as in the paper
-WSOL_TABLES = ("table1", "table3", "table4", "table5")
+WSOL_TABLES = ("table1", "table3", "table4", "table5", "table6")
 
 
 def write_torchvision_weights(torch_home):

@@ -193,3 +193,31 @@ def test_a_registered_toy_method_and_evaluator_reach_the_summary_and_table1(trai
     row = table.set_index("method").loc["Toy (lowest class, no R)"]
     assert row["gt_loc"] == pytest.approx(summary["methods"]["toy_lowest"]["gt_loc"], abs=0.005)
     assert "Toy (lowest class, no R)" in (tmp_path / "t1.md").read_text()
+
+
+def test_family_members_reach_the_summary_and_table6_and_threads_change_no_record(trained, tmp_path):
+    from dataclasses import replace
+
+    from infocam.wsol.tables import write_table
+
+    settings = replace(SETTINGS, family=["scorecam", "gradcam", "eigencam"])
+    runs = {}
+    for threads in (1, 2):
+        cell = tmp_path / f"threads{threads}" / "eval" / "tiny" / "resnet50-noadl-softmax-s0"
+        runs[threads] = evaluate_cell(trained / "prepared", trained / "best.pt", cell / "per_image.csv.gz",
+                                      cell / "summary.json", settings, threads=threads)
+        runs[threads]["cell_dir"] = cell
+    assert list(runs[1]["methods"])[-3:] == ["gradcam", "eigencam", "scorecam"]  # the registry's order
+    pd.testing.assert_frame_equal(pd.read_csv(runs[1]["cell_dir"] / "per_image.csv.gz"),
+                                  pd.read_csv(runs[2]["cell_dir"] / "per_image.csv.gz"))
+    assert runs[1]["methods"] == runs[2]["methods"]
+
+    table = write_table("table6", [runs[1]["cell_dir"] / "summary.json"], "workflow/resources/published.yaml",
+                        tmp_path / "t6.csv", tmp_path / "t6.md")
+    assert list(table["method"]) == ["CAM", "infoCAM", "infoCAM+", "Grad-CAM", "EigenCAM", "Score-CAM"]
+    for _, row in table.iterrows():
+        assert 0 <= row["maxboxacc_v2_ci_low"] <= row["maxboxacc_v2_ci_high"] <= 100
+    grad_cam = table.set_index("method").loc["Grad-CAM"]
+    assert grad_cam["gt_loc"] == pytest.approx(runs[1]["methods"]["gradcam"]["gt_loc"], abs=0.005)
+    assert grad_cam["maxboxacc_v2"] == pytest.approx(runs[1]["methods"]["gradcam"]["maxboxacc_v2"], abs=0.005)
+    assert "| Score-CAM |" in (tmp_path / "t6.md").read_text()

@@ -196,6 +196,7 @@ TABLE_DATASETS = {
     "table3": [d for d in DATASETS if d == "cub"],
     "table4": [d for d in DATASETS if d == "tiny"],
     "table5": list(DATASETS),
+    "table6": list(DATASETS),
 }
 ALL_TABLES = [
     f"results/{table}.{ext}"
@@ -204,7 +205,7 @@ ALL_TABLES = [
     for ext in ("csv", "md")
 ]
 FIGURE_CELL = wsol_cells.figure_cell(GRID)
-WSOL_FIGURES = [f"results/figures/wsol_{dataset}.png" for dataset in DATASETS]
+WSOL_FIGURES = [f"results/figures/{kind}_{dataset}.png" for kind in ("wsol", "family") for dataset in DATASETS]
 WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"] + WSOL_FIGURES
 SYNTHETIC_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
 CLAIMS_TARGETS = ["results/claims.csv", "results/claims.md"]

@@ -28,13 +28,16 @@ rule wsol_figure:
         data="data/prepared/{dataset}",
         checkpoint=figure_checkpoint,
     output:
-        report("results/figures/wsol_{dataset}.png", caption="../report/wsol_figure.rst", category="infoCAM paper"),
+        report("results/figures/{kind}_{dataset}.png", caption="../report/wsol_figure.rst", category="infoCAM paper"),
     params:
         settings=figure_settings,
+        family=lambda wildcards: "--family" if wildcards.kind == "family" else "",
+    wildcard_constraints:
+        kind="wsol|family",
     log:
-        "logs/figures/wsol_{dataset}.log",
+        "logs/figures/{kind}_{dataset}.log",
     benchmark:
-        "results/benchmarks/figures/wsol_{dataset}.tsv"
+        "results/benchmarks/figures/{kind}_{dataset}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -43,4 +46,4 @@ rule wsol_figure:
         runtime=10,
     shell:
         "infocam wsol-figure --data {input.data} --checkpoint {input.checkpoint} --settings {params.settings:q}"
-        " --out {output} > {log} 2>&1"
+        " {params.family} --out {output} > {log} 2>&1"

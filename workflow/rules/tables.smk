@@ -9,7 +9,7 @@ rule table:
         md="results/{table}.md",
         provenance="results/{table}.provenance.json",
     wildcard_constraints:
-        table="table1|table3|table4|table5",
+        table="table1|table3|table4|table5|table6",
     log:
         "logs/tables/{table}.log",
     benchmark:

@@ -55,7 +55,7 @@ def _table(args):
 
 def _add_table(sub):
     p = sub.add_parser("table", help="a paper table (tidy csv + markdown) from evaluation summaries")
-    p.add_argument("--table", choices=["table1", "table3", "table4", "table5"], required=True)
+    p.add_argument("--table", choices=["table1", "table3", "table4", "table5", "table6"], required=True)
     p.add_argument("--published", type=Path, required=True)
     p.add_argument("--csv", type=Path, required=True)
     p.add_argument("--md", type=Path, required=True)
@@ -85,7 +85,8 @@ def _wsol_figure(args):
     from infocam.wsol.evaluate import EvaluateSettings
     from infocam.wsol.figures import plot_wsol_examples
 
-    plot_wsol_examples(args.data, args.checkpoint, parse_settings(EvaluateSettings, args.settings), args.out)
+    plot_wsol_examples(args.data, args.checkpoint, parse_settings(EvaluateSettings, args.settings), args.out,
+                       family=args.family)
 
 
 def _add_wsol_figure(sub):
@@ -94,6 +95,7 @@ def _add_wsol_figure(sub):
     p.add_argument("--checkpoint", type=Path, required=True)
     p.add_argument("--settings", required=True, metavar="JSON", help="EvaluateSettings (infocam.wsol.evaluate)")
     p.add_argument("--out", type=Path, required=True, help="png")
+    p.add_argument("--family", action="store_true", help="also the CAM family members of the settings (Table 6)")
     p.set_defaults(func=_wsol_figure)
 
 

@@ -2,7 +2,7 @@
 
 For every evaluated cell (dataset, backbone, ADL) and localisation metric, each variant is set
 against plain CAM (and infoCAM against each of its two ablations, Table 5's claim that both the
-region and the subtraction are needed): the difference in points, its 95 % paired bootstrap
+region and the subtraction are needed; infoCAM and infoCAM+ against each CAM family member evaluated): the difference in points, its 95 % paired bootstrap
 interval (the same images resampled for both, within each seed; infocam.stats), and the exact
 McNemar p-value on the per-image hits pooled over seeds.
 """
@@ -12,7 +12,7 @@ import pandas as pd
 
 from infocam.io import write_text_atomic
 from infocam.stats import mcnemar_exact, paired_bootstrap_interval
-from infocam.wsol.methods import BASELINE, evaluated_names, layout
+from infocam.wsol.methods import BASELINE, FAMILY, evaluated_names, layout
 from infocam.wsol.tables import CELL_KEYS, load_summaries
 
 LOCALISATION = ["gt_loc", "top1_loc"]
@@ -20,12 +20,14 @@ COLUMNS = [*CELL_KEYS, "metric", "method", "baseline", "region", "subtraction", 
            "diff", "ci_low", "ci_high", "p_value", "only_method", "only_baseline", "n_images", "n_seeds"]
 
 
-def _pairs(geometry):
-    """[(method, baseline)] and {method: (region, subtraction, geometry)} of an evaluation under `geometry`:
-    every evaluated map against CAM, then infoCAM against each of its two ablations."""
-    variants = {name: layout(name, geometry)[1:] for name in evaluated_names(geometry)}
+def _pairs(geometry, family):
+    """[(method, baseline)] and {method: (region, subtraction, geometry)} of an evaluation under `geometry`
+    with the CAM family members `family`: every evaluated map against CAM, infoCAM against each of its
+    two ablations, then infoCAM and infoCAM+ against each family member."""
+    variants = {name: layout(name, geometry)[1:] for name in evaluated_names(geometry, family)}
     pairs = [(method, BASELINE) for method in variants if method != BASELINE]
-    return pairs + [("infocam", "ablation_region_only"), ("infocam", "ablation_subtraction_only")], variants
+    pairs += [("infocam", "ablation_region_only"), ("infocam", "ablation_subtraction_only")]
+    return pairs + [(ours, member) for member in family for ours in ("infocam", "infocam_plus")], variants
 
 
 def compare(frame, method, baseline, metric):
@@ -47,7 +49,8 @@ def comparison_table(summary_paths):
         raise ValueError("paired comparisons need the per-image records each summary names")
     rows = []
     for cell, group in frame.groupby(CELL_KEYS + ["region_geometry"], sort=False):
-        pairs, variants = _pairs(cell[-1])
+        family = [name for name in FAMILY if name in set(group["variant"])]
+        pairs, variants = _pairs(cell[-1], family)
         for metric in LOCALISATION:
             for method, baseline in pairs:
                 region, subtraction, geometry = variants[method]

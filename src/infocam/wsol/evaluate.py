@@ -1,4 +1,6 @@
-"""Evaluating one trained cell: one forward pass per test image gives every CAM variant.
+"""Evaluating one trained cell: one forward pass per test image gives every class-map CAM
+variant; the CAM family members configured (evaluation.family) add their backward or forward
+passes (infocam.wsol.family).
 
 Localisation follows the field's reference conventions (docs/protocol.md): GT-known Loc is
 the share of test images whose box at tau (0.2) has IoU >= 0.5 with a GT box; Top-1 Loc
@@ -8,11 +10,14 @@ whether each map's peak lies on the head, the class's most discriminative part.
 
 Each method's maps go through the evaluators of EVALUATORS, one interface in the reference
 evaluator's spirit: `add` one normalised map with the image's GT and part boxes on the
-canvas, which returns that image's record fields, then `results` for the summary.
+canvas, which returns that image's record fields, then `results` for the summary. With
+several threads the methods' maps of a batch are scored side by side, one method per thread
+at a time, so each evaluator still sees its images in order.
 """
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -26,8 +31,9 @@ from infocam.data.prepare import check_manifest
 from infocam.io import atomic_path, file_md5, write_text_atomic
 from infocam.provenance.records import base_record, dataset_record
 from infocam.wsol.cam import compute_cams
+from infocam.wsol.family import FamilyMaps
 from infocam.wsol.localize import (CANVAS, FIXED_TAU, BoxEvaluator, gt_coverage, inclusive_boxes_to_canvas,
-                                   localisation_hits, normalise_score_map)
+                                   localisation_hits, normalise_score_map, pack_hits)
 from infocam.wsol.methods import evaluated_names
 from infocam.device import autocast_context, resolve_device
 from infocam.wsol.train import load_checkpoint_model
@@ -43,17 +49,20 @@ def gt_boxes_on_canvas(boxes, row, resize, crop):
 
 
 @torch.no_grad()
-def predict_batches(model, loader, device, region, geometry, amp=False):
-    """Yield (indices, labels, top5, cams) per batch, cams as {method: (B, h, w) float64 array}."""
+def predict_batches(model, loader, device, region, geometry, amp=False, family=()):
+    """Yield (indices, labels, top5, cams) per batch, cams as {method: (B, h, w) float64 array}:
+    the class-map methods, then the CAM family members named in `family`."""
     weight = model.classifier.weight.detach().float()
+    family_maps = FamilyMaps(model, family)
     for images, labels, indices in loader:
         images = images.to(device, non_blocking=True)
         with autocast_context(device, amp):
             features, logits = model.features_and_logits(images)
         features, logits = features.float(), logits.float()
         cams = compute_cams(features, weight, logits, labels.to(device), region, geometry, both_geometries=True)
+        cams = {m: cam.cpu().double().numpy() for m, cam in cams.items()} | family_maps(images, labels)
         top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices.cpu().numpy()
-        yield indices.numpy(), labels.numpy(), top5, {m: cam.cpu().double().numpy() for m, cam in cams.items()}
+        yield indices.numpy(), labels.numpy(), top5, cams
 
 
 @dataclass(frozen=True)
@@ -66,21 +75,35 @@ class EvaluateSettings:
     batch_size: int = 64
     max_box_acc: bool = True  # also MaxBoxAcc and MaxBoxAccV2 over 100 thresholds
     tau: float = FIXED_TAU  # the fixed threshold of GT-known and Top-1 Loc
+    family: tuple[str, ...] = ()  # the CAM family members to evaluate beside CAM and infoCAM (methods.FAMILY)
     device: str = "cpu"
+
+    def __post_init__(self):
+        object.__setattr__(self, "family", tuple(self.family))
 
 
 class BoxRecords:
-    """The box at tau of every map with its IoU and GT coverage; MaxBoxAcc(V2) over thresholds."""
+    """The box at tau of every map with its IoU and GT coverage; MaxBoxAcc(V2) over thresholds, and
+    per image the MaxBoxAccV2 hits at every IoU level and threshold (v2_hits, for its intervals)."""
 
     def __init__(self, settings):
         self.boxes = BoxEvaluator(fixed_tau=settings.tau, max_box_acc=settings.max_box_acc)
 
     def add(self, canvas_map, gt, parts):
         if not len(gt):  # every GT box of the image lies outside the crop: not scored, no box, no IoU
-            return {"x0": -1, "y0": -1, "x1": -1, "y1": -1, "iou": None, "gt_coverage": None}
+            return {"x0": -1, "y0": -1, "x1": -1, "y1": -1, "iou": None, "gt_coverage": None,
+                    **({"v2_hits": None} if self.boxes.max_box_acc else {})}
+        before = self._v2_counts()
         result = self.boxes.add_canvas_map(canvas_map, gt)
-        return {**dict(zip(("x0", "y0", "x1", "y1"), result["box"])), "iou": round(float(result["iou"]), 6),
-                "gt_coverage": round(gt_coverage(result["box"], gt), 6)}
+        fields = {**dict(zip(("x0", "y0", "x1", "y1"), result["box"])), "iou": round(float(result["iou"]), 6),
+                  "gt_coverage": round(gt_coverage(result["box"], gt), 6)}
+        if self.boxes.max_box_acc:
+            fields["v2_hits"] = pack_hits(self._v2_counts() - before)
+        return fields
+
+    def _v2_counts(self):
+        """(IoU levels, thresholds) counts of images so far whose best box reaches each level."""
+        return np.stack([self.boxes.v2_correct[level] for level in self.boxes.iou_levels])
 
     def results(self):
         if not self.boxes.max_box_acc:
@@ -117,27 +140,30 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
     test_set = PreparedImages(prepared_dir, "test", eval_transform(resize, crop))
     boxes = load_boxes(prepared_dir)
     heads = load_part_boxes(prepared_dir, "head") or {}
-    methods = evaluated_names(settings.region_geometry)
+    methods = evaluated_names(settings.region_geometry, settings.family)
     evaluators = {method: [evaluator(settings) for evaluator in EVALUATORS] for method in methods}
     loader = DataLoader(test_set, batch_size=batch_size, shuffle=False, num_workers=0)
 
     records = []
-    batches = predict_batches(model, loader, device, region, settings.region_geometry)
-    for indices, labels, top5, cams in tqdm(batches, total=len(loader), desc="evaluate", unit="batch", mininterval=5):
-        for i, index in enumerate(indices):
-            row = test_set.table.iloc[index]
-            gt = gt_boxes_on_canvas(boxes[str(row.image_id)], row, resize, crop)
-            head = gt_boxes_on_canvas(heads.get(str(row.image_id), NO_BOXES), row, resize, crop)
-            record = {"image_id": row.image_id, "label": int(labels[i]), "pred_top1": int(top5[i, 0]),
-                      "top5": " ".join(map(str, top5[i])), "has_gt_box": len(gt) > 0, "has_part_box": len(head) > 0}
-            record["correct_top1"] = record["pred_top1"] == record["label"]
-            record["correct_top5"] = record["label"] in top5[i]
-            for method in methods:
-                canvas_map = normalise_score_map(cams[method][i]) if len(gt) or len(head) else None
-                for evaluator in evaluators[method]:
-                    fields = evaluator.add(canvas_map, gt, head)
-                    record.update({f"{method}_{name}": value for name, value in fields.items()})
-            records.append(record)
+    batches = predict_batches(model, loader, device, region, settings.region_geometry, family=settings.family)
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for indices, labels, top5, cams in tqdm(batches, total=len(loader), desc="evaluate", unit="batch",
+                                                mininterval=5):
+            rows = [test_set.table.iloc[index] for index in indices]
+            boxes_on_canvas = [(gt_boxes_on_canvas(boxes[str(row.image_id)], row, resize, crop),
+                                gt_boxes_on_canvas(heads.get(str(row.image_id), NO_BOXES), row, resize, crop))
+                               for row in rows]
+            scored = pool.map(lambda method: score_method(cams[method], boxes_on_canvas, evaluators[method]), methods)
+            per_method = dict(zip(methods, scored))
+            for i, (row, (gt, head)) in enumerate(zip(rows, boxes_on_canvas)):
+                record = {"image_id": row.image_id, "label": int(labels[i]), "pred_top1": int(top5[i, 0]),
+                          "top5": " ".join(map(str, top5[i])), "has_gt_box": len(gt) > 0,
+                          "has_part_box": len(head) > 0}
+                record["correct_top1"] = record["pred_top1"] == record["label"]
+                record["correct_top5"] = record["label"] in top5[i]
+                for method in methods:
+                    record.update({f"{method}_{name}": value for name, value in per_method[method][i].items()})
+                records.append(record)
             map_size = list(cams["cam"].shape[-2:])
 
     frame = pd.DataFrame.from_records(records)
@@ -167,6 +193,19 @@ def evaluate_cell(prepared_dir, checkpoint_path, per_image_path, summary_path, s
     summary["provenance"] = provenance
     write_text_atomic(summary_path, json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def score_method(maps, boxes_on_canvas, evaluators):
+    """One method's record fields for each image of a batch: each map normalised onto the canvas
+    (where the image has a GT or part box) and passed to the method's evaluators in image order."""
+    fields = []
+    for score_map, (gt, head) in zip(maps, boxes_on_canvas):
+        canvas_map = normalise_score_map(score_map) if len(gt) or len(head) else None
+        image_fields = {}
+        for evaluator in evaluators:
+            image_fields.update(evaluator.add(canvas_map, gt, head))
+        fields.append(image_fields)
+    return fields
 
 
 def pretrained_record(checkpoint):

@@ -1,7 +1,8 @@
 """The infoCAM paper's visual comparison (its Fig. 2, 3 and 5) on a dataset's test images:
 one row per image — the image, then the headline methods (CAM, infoCAM, infoCAM+) as heat maps,
 each with the GT box (green) and the predicted box at the evaluation's tau (red). The images are
-a fixed, seeded draw from the test split (not the best ones).
+a fixed, seeded draw from the test split (not the best ones). With family=True the CAM family
+members the evaluation runs follow them (Table 6's methods), on the same images.
 """
 
 import numpy as np
@@ -14,8 +15,9 @@ from infocam.data.images import IMAGENET_MEAN, IMAGENET_STD, PreparedImages, eva
 from infocam.io import save_png_atomic
 from infocam.wsol.cam import compute_cams
 from infocam.wsol.evaluate import gt_boxes_on_canvas
+from infocam.wsol.family import FamilyMaps
 from infocam.wsol.localize import CANVAS, normalise_score_map, score_map_boxes
-from infocam.wsol.methods import headline_methods
+from infocam.wsol.methods import headline_methods, table6_methods
 from infocam.wsol.train import load_checkpoint_model
 
 
@@ -37,7 +39,7 @@ def _draw_box(axis, box, colour):
 
 
 @torch.no_grad()
-def plot_wsol_examples(prepared_dir, checkpoint_path, settings, png_path, rows=6, seed=0):
+def plot_wsol_examples(prepared_dir, checkpoint_path, settings, png_path, rows=6, seed=0, family=False):
     model, checkpoint = load_checkpoint_model(checkpoint_path, torch.device("cpu"))
     test_set = PreparedImages(prepared_dir, "test", eval_transform(settings.resize, settings.crop))
     boxes = load_boxes(prepared_dir)
@@ -47,7 +49,10 @@ def plot_wsol_examples(prepared_dir, checkpoint_path, settings, png_path, rows=6
     features, logits = model.features_and_logits(images)
     cams = compute_cams(features, model.classifier.weight.detach().float(), logits, labels, settings.region,
                         settings.region_geometry)
-    shown = headline_methods()
+    cams = {method: cam.double().numpy() for method, cam in cams.items()}
+    shown = table6_methods(settings.family) if family else headline_methods()
+    if family:
+        cams |= FamilyMaps(model, settings.family)(images, labels)
     figure = Figure(figsize=(2.2 * (1 + len(shown)), 2.2 * len(chosen) + 0.6))
     FigureCanvasAgg(figure)
     axes = figure.subplots(len(chosen), 1 + len(shown), squeeze=False)
@@ -58,7 +63,7 @@ def plot_wsol_examples(prepared_dir, checkpoint_path, settings, png_path, rows=6
         axes[row][0].imshow(picture)
         axes[row][0].set_ylabel(f"{record.image_id}", fontsize=7)
         for column, (method, title) in enumerate(shown.items(), start=1):
-            score_map = cams[method][row].double().numpy()
+            score_map = cams[method][row]
             axes[row][column].imshow(picture)
             axes[row][column].imshow(normalise_score_map(score_map), cmap="jet", alpha=0.5, vmin=0, vmax=1)
             _draw_box(axes[row][column], score_map_boxes(score_map, settings.tau)[0], "red")

@@ -206,6 +206,25 @@ def localisation_hits(records, method):
             "top5_cls": records["correct_top5"].to_numpy(dtype=bool)}
 
 
+def pack_hits(hits):
+    """An (IoU levels, thresholds) 0/1 array as 'x' and the hex digits of its bits, row by row
+    (the 'x' keeps a CSV reader from taking an all-digit string for a number)."""
+    return "x" + np.packbits(np.asarray(hits, dtype=bool).ravel()).tobytes().hex()
+
+
+def v2_hit_arrays(records, method):
+    """(images with a GT box, IoU levels, thresholds) bool array of one method's MaxBoxAccV2 hits;
+    None where the records hold none (max_box_acc off)."""
+    column = f"{method}_v2_hits"
+    if column not in records:
+        return None
+    packed = records.loc[records["has_gt_box"].astype(bool), column]
+    shape = (len(IOU_LEVELS), len(DEFAULT_THRESHOLDS))
+    bits = [np.unpackbits(np.frombuffer(bytes.fromhex(value[1:]), dtype=np.uint8))[:shape[0] * shape[1]]
+            for value in packed]
+    return np.array(bits, dtype=bool).reshape(len(packed), *shape)
+
+
 def _checked_boxes(boxes, width, height, resize, crop):
     """Boxes as an (n, 4) float array, the image size and the test transform checked."""
     boxes = np.asarray(boxes, dtype=np.float64)

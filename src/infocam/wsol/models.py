@@ -162,6 +162,11 @@ class VGG16GAP(GAPClassifier):
                 x = self.adl[str(index)](x)
         return self.conv6(x)
 
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The module whose output is the feature maps (conv6 with its ReLU)."""
+        return self.conv6
+
     def classifier_parameters(self) -> list[nn.Parameter]:
         return [*self.conv6.parameters(), *self.fc.parameters()]
 
@@ -225,6 +230,11 @@ class ResNet50GAP(GAPClassifier):
                 if adl_key in self.adl:
                     x = self.adl[adl_key](x)
         return x
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The module whose output is the feature maps in eval mode (ADL after it is then the identity)."""
+        return self.layer4[-1]
 
     def classifier_parameters(self) -> list[nn.Parameter]:
         return [*self.layer4.parameters(), *self.fc.parameters()]
