@@ -18,7 +18,9 @@ published ones:
    the dataset and MaxBoxAccV2 averages that over the IoU_LEVELS.
 
 This module owns those constants. `BoxEvaluator` accumulates these scores one map at a time;
-`localize_eval_files` runs it over files in the format of tests/fixtures/wsol-oracle.
+`localize_eval_files` runs it over files in the format of tests/fixtures/wsol-oracle, through
+`evaluate_score_maps`, the loop that the reference evaluator's own file layout
+(infocam.wsol.reference_format) shares.
 """
 
 import csv
@@ -435,10 +437,11 @@ def _first_argmax_per_segment(values, starts, counts):
     return candidates[first_of_segment]
 
 
-def read_image_sizes(path):
-    """{image_id: (width, height)} from a csv with columns image_id, width, height."""
+def read_image_sizes(path, optional_column=()):
+    """{image_id: (width, height)} from a csv with columns image_id, width, height (and, if
+    optional_column names any, one of those last; export-maps reads a label column so)."""
     sizes = {}
-    for line, row in _csv_rows(path, ["image_id", "width", "height"]):
+    for line, row in _csv_rows(path, ["image_id", "width", "height"], optional_column):
         image_id = row["image_id"]
         if image_id in sizes:
             raise ValueError(f"{path}:{line}: image_id {image_id!r} appears twice")
@@ -463,13 +466,14 @@ def read_gt_boxes(path, sizes):
     return boxes
 
 
-def _csv_rows(path, columns):
+def _csv_rows(path, columns, optional_column=()):
     """(line number, row dict) for each data row, after checking the header and the field count."""
     with open(path, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
-        if header != columns:
+        if header not in [columns] + [columns + [extra] for extra in optional_column]:
             raise ValueError(f"{path}:1: expected header {','.join(columns)}, got {','.join(header or [])}")
+        columns = header
         for fields in reader:
             if not fields:
                 continue
@@ -494,41 +498,66 @@ def localize_eval_files(cams_npz, images_csv, boxes_csv, out_json):
     """
     sizes = read_image_sizes(images_csv)
     gt_boxes = read_gt_boxes(boxes_csv, sizes)
-    evaluator = BoxEvaluator()
-    tau_name = f"{evaluator.fixed_tau:g}"
-    per_image, degenerate = [], 0
     with open_score_maps(cams_npz) as cams:
         unknown = sorted(set(cams.files) - set(sizes))
         if unknown:
             raise ValueError(f"{cams_npz}: score map for image {unknown[0]!r}, which is not in {images_csv}")
-        for image_id, (width, height) in tqdm(sizes.items(), desc="localize-eval", unit="map", disable=None):
-            if image_id not in cams.files:
-                raise ValueError(f"{cams_npz}: no score map for image {image_id!r} listed in {images_csv}")
-            if image_id not in gt_boxes:
-                raise ValueError(f"{boxes_csv}: no box for image {image_id!r} listed in {images_csv}")
-            try:
-                score_map = cams[image_id]
-            except ValueError as err:  # e.g. an object array, which would need unpickling
-                raise ValueError(f"{cams_npz}: score map {image_id!r} cannot be read ({err})") from None
-            if score_map.ndim != 2 or min(score_map.shape) == 0 or not np.issubdtype(score_map.dtype, np.number):
-                raise ValueError(f"{cams_npz}: score map {image_id!r} must be a non-empty 2-D numeric array, "
-                                 f"got {score_map.dtype} of shape {score_map.shape}")
-            degenerate += is_degenerate(score_map)
-            gt_224 = boxes_to_canvas(gt_boxes[image_id], width, height)
-            result = evaluator.add(score_map, gt_224)
-            per_image.append(
-                {
-                    "image_id": image_id,
-                    "gt_boxes_224": gt_224.tolist(),
-                    f"box_at_{tau_name}": result["box"],
-                    f"best_iou_at_{tau_name}": result["iou"],
-                    f"correct_at_{tau_name}": result["correct"],
-                }
-            )
+        npz_map = _npz_map_getter(cams, cams_npz, images_csv)
+        evaluate_score_maps(sizes, gt_boxes, npz_map, out_json, image_list=images_csv, boxes_file=boxes_csv)
+
+
+def _npz_map_getter(cams, cams_npz, images_csv):
+    """image_id -> the checked score map stored under that key in the open npz."""
+    def score_map_of(image_id):
+        if image_id not in cams.files:
+            raise ValueError(f"{cams_npz}: no score map for image {image_id!r} listed in {images_csv}")
+        try:
+            score_map = cams[image_id]
+        except ValueError as err:  # e.g. an object array, which would need unpickling
+            raise ValueError(f"{cams_npz}: score map {image_id!r} cannot be read ({err})") from None
+        return checked_score_map(score_map, f"{cams_npz}: score map {image_id!r}")
+    return score_map_of
+
+
+def checked_score_map(score_map, where):
+    """score_map itself if it is a non-empty 2-D numeric array; otherwise a one-line error starting with where."""
+    if score_map.ndim != 2 or min(score_map.shape) == 0 or not np.issubdtype(score_map.dtype, np.number):
+        raise ValueError(f"{where} must be a non-empty 2-D numeric array, got {score_map.dtype} of shape {score_map.shape}")
+    return score_map
+
+
+def evaluate_score_maps(sizes, gt_boxes, score_map_of, out_json, *, image_list, boxes_file):
+    """The evaluation loop both input forms share; writes the results json atomically.
+
+    sizes: {image_id: (width, height)} of the images to score, in output order; gt_boxes:
+    {image_id: boxes in original pixels}; score_map_of(image_id): the raw 2-D map. image_list
+    and boxes_file name the inputs in error messages.
+    """
+    missing = next((image_id for image_id in sizes if image_id not in gt_boxes), None)
+    if missing is not None:
+        raise ValueError(f"{boxes_file}: no box for image {missing!r} listed in {image_list}")
+    evaluator = BoxEvaluator()
+    per_image, degenerate = [], 0
+    for image_id, (width, height) in tqdm(sizes.items(), desc="localize-eval", unit="map", disable=None):
+        score_map = score_map_of(image_id)
+        degenerate += is_degenerate(score_map)
+        gt_224 = boxes_to_canvas(gt_boxes[image_id], width, height)
+        per_image.append(_per_image_result(image_id, gt_224, evaluator.add(score_map, gt_224), evaluator.fixed_tau))
     if degenerate:
         print(f"localize-eval: {degenerate} of {len(per_image)} score maps are NaN, infinite or constant; "
               "each is scored as the reference does, with no contour (box 0, 0, 0, 0)", file=sys.stderr)
     write_json_atomic({**evaluator.results(), "n_degenerate_maps": degenerate, "per_image": per_image}, out_json)
+
+
+def _per_image_result(image_id, gt_224, result, tau):
+    tau_name = f"{tau:g}"
+    return {
+        "image_id": image_id,
+        "gt_boxes_224": gt_224.tolist(),
+        f"box_at_{tau_name}": result["box"],
+        f"best_iou_at_{tau_name}": result["iou"],
+        f"correct_at_{tau_name}": result["correct"],
+    }
 
 
 def is_degenerate(score_map):
