@@ -36,7 +36,8 @@ implementation of what the reference does for one threshold (resize, min-max nor
 quantise, threshold, findContours, the largest contour by cv2.contourArea, its boundingRect,
 IoU with the GT boxes), on the same maps, and checks that both give the same box and IoU on
 every map. With --reference DIR as well, the reference's own BoxEvaluator.accumulate at the
-one threshold (after its resize and normalize_scoremap) is timed too.
+one threshold (after its resize and normalize_scoremap) is timed too, after a check that it
+localises (IoU 0.5) as many maps as ours.
 
     .venv/bin/python benchmarks/bench_localize.py --fixed-tau [--reference DIR] [--maps-fixed N]
 """
@@ -144,6 +145,7 @@ def reference_fixed_tau(ref, maps):
     def score(score_map, gt_boxes):
         resized = cv2.resize(score_map.astype(np.float64), (CANVAS, CANVAS), interpolation=cv2.INTER_CUBIC)
         evaluator.accumulate(ref.inference.normalize_scoremap(resized), ids[id(score_map)])
+    score.evaluator = evaluator
     return score
 
 
@@ -157,20 +159,35 @@ def alternate_maps_per_second(scorers, maps, count, repeats):
     return {name: count / seconds for name, seconds in best.items()}
 
 
+def check_hits_against_reference(ref, maps):
+    """Raises unless the reference's BoxEvaluator at FIXED_TAU localises as many maps as ours."""
+    ours, reference = BoxEvaluator(max_box_acc=False), reference_fixed_tau(ref, maps)
+    for score_map, gt_boxes in maps:
+        ours.add(score_map, gt_boxes)
+        reference(score_map, gt_boxes)
+    theirs = int(reference.evaluator.num_correct[50][0])
+    if theirs != ours.fixed_tau_correct:
+        raise SystemExit(f"fixed tau: the reference localises {theirs} maps, ours {ours.fixed_tau_correct}")
+
+
 def fixed_tau_comparison(maps, count, repeats, ref=None):
-    """Print maps/s of our fixed-tau score and of the plain one (and the reference's), and the ratios;
-    raises if ours and the plain one disagree on any map's box or IoU."""
+    """The line reporting maps/s of our fixed-tau score, of the plain one (and of the reference's)
+    and the ratios; raises if ours and the plain one disagree on any map's box or IoU, or ours
+    and the reference on the number of maps localised at IoU 0.5."""
     ours = ours_fixed_tau(BoxEvaluator(max_box_acc=False))
     for index, (score_map, gt_boxes) in enumerate(maps):
-        if ours(score_map, gt_boxes) != plain_fixed_tau(score_map, gt_boxes):
-            raise SystemExit(f"map {index}: ours {ours(score_map, gt_boxes)}, plain {plain_fixed_tau(score_map, gt_boxes)}")
+        mine, plain = ours(score_map, gt_boxes), plain_fixed_tau(score_map, gt_boxes)
+        if mine != plain:
+            raise SystemExit(f"map {index}: ours {mine}, plain {plain} (box, IoU)")
     scorers = {"ours": ours, "plain": plain_fixed_tau}
     if ref is not None:
         scorers["reference"] = reference_fixed_tau(ref, maps)
+        check_hits_against_reference(ref, maps)
     rates = alternate_maps_per_second(scorers, maps, count, repeats)
     line = ", ".join(f"{name} {rate:7.0f} maps/s" for name, rate in rates.items())
     ratios = ", ".join(f"ours/{name} {rates['ours'] / rate:4.2f}x" for name, rate in rates.items() if name != "ours")
-    return f"{line}; {ratios}; boxes and IoUs identical"
+    agreement = "boxes and IoUs identical to plain" + (", hits to the reference" if ref is not None else "")
+    return f"{line}; {ratios}; {agreement}"
 
 
 def maps_per_second(score, maps, count, repeats=3):

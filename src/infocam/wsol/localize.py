@@ -530,7 +530,8 @@ def _npz_map_getter(cams, cams_npz, images_csv):
 def checked_score_map(score_map, where):
     """score_map itself if it is a non-empty 2-D numeric array; otherwise a one-line error starting with where."""
     if score_map.ndim != 2 or min(score_map.shape) == 0 or not np.issubdtype(score_map.dtype, np.number):
-        raise ValueError(f"{where} must be a non-empty 2-D numeric array, got {score_map.dtype} of shape {score_map.shape}")
+        raise ValueError(f"{where} must be a non-empty 2-D numeric array, "
+                         f"got {score_map.dtype} of shape {score_map.shape}")
     return score_map
 
 
