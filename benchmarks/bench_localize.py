@@ -29,6 +29,17 @@ so that the reference's own BoxEvaluator.__init__ (its resize_bbox included) set
 from our maps. The stand-ins are removed again afterwards, and torch is never imported.
 NumPy 2 removed np.float, against which the reference's check_scoremap_validity compares
 dtypes; the benchmark restores the alias (np.float = float) for the run.
+
+With --fixed-tau it times the fixed-tau path alone (one threshold, the largest contour's box
+and its best IoU over the GT boxes): ours, BoxEvaluator(max_box_acc=False).add, against a plain
+implementation of what the reference does for one threshold (resize, min-max normalise,
+quantise, threshold, findContours, the largest contour by cv2.contourArea, its boundingRect,
+IoU with the GT boxes), on the same maps, and checks that both give the same box and IoU on
+every map. With --reference DIR as well, the reference's own BoxEvaluator.accumulate at the
+one threshold (after its resize and normalize_scoremap) is timed too, after a check that it
+localises (IoU 0.5) as many maps as ours.
+
+    .venv/bin/python benchmarks/bench_localize.py --fixed-tau [--reference DIR] [--maps-fixed N]
 """
 
 import argparse
@@ -45,6 +56,7 @@ import numpy as np
 
 from infocam.wsol.localize import (
     CANVAS,
+    FIXED_TAU,
     BoxEvaluator,
     box_iou,
     boxes_to_canvas,
@@ -95,6 +107,87 @@ def plain_per_threshold(score_map, gt_boxes, thresholds=np.arange(100) / 100):
             if contours:
                 boxes = [[x, y, min(x + w, 223), min(y + h, 223)] for x, y, w, h in map(cv2.boundingRect, contours)]
             box_iou(np.array(boxes), gt_boxes).max()
+
+
+def plain_fixed_tau(score_map, gt_boxes, tau=FIXED_TAU):
+    """What the reference does for one threshold, written plainly: (box, best IoU over the GT boxes)."""
+    resized = cv2.resize(np.asarray(score_map, dtype=np.float64), (CANVAS, CANVAS), interpolation=cv2.INTER_CUBIC)
+    low, high = resized.min(), resized.max()
+    if not (np.isfinite(low) and np.isfinite(high)) or low == high:
+        resized[:] = 0
+    else:
+        resized -= low
+        resized /= high - low
+    quantised = (resized * 255).astype(np.uint8)
+    _, mask = cv2.threshold(quantised, int(tau * np.max(quantised)), 255, cv2.THRESH_BINARY)
+    contours = cv2.findContours(mask, cv2.RETR_TREE, cv2.CHAIN_APPROX_SIMPLE)[0]
+    box = [0, 0, 0, 0]
+    if contours:
+        x, y, w, h = cv2.boundingRect(max(contours, key=cv2.contourArea))
+        box = [x, y, min(x + w, CANVAS - 1), min(y + h, CANVAS - 1)]
+    return box, float(box_iou(np.array([box]), gt_boxes).max())
+
+
+def ours_fixed_tau(evaluator):
+    """Our fixed-tau score of one map, as (box, IoU), from a BoxEvaluator without MaxBoxAcc."""
+    def score(score_map, gt_boxes):
+        result = evaluator.add(score_map, gt_boxes)
+        return result["box"], result["iou"]
+    return score
+
+
+def reference_fixed_tau(ref, maps):
+    """The reference's own BoxEvaluator at the one threshold FIXED_TAU, set up on maps."""
+    images = [(f"map-{i}", cam, gt.tolist(), (CANVAS, CANVAS)) for i, (cam, gt) in enumerate(maps)]
+    evaluator = reference_evaluators(ref, images, [FIXED_TAU])[0]
+    ids = {id(cam): image_id for image_id, cam, _, _ in images}
+
+    def score(score_map, gt_boxes):
+        resized = cv2.resize(score_map.astype(np.float64), (CANVAS, CANVAS), interpolation=cv2.INTER_CUBIC)
+        evaluator.accumulate(ref.inference.normalize_scoremap(resized), ids[id(score_map)])
+    score.evaluator = evaluator
+    return score
+
+
+def alternate_maps_per_second(scorers, maps, count, repeats):
+    """{name: maps/s} of each scorer, best of repeats, the scorers taking turns so that drift in the
+    machine's speed touches them alike."""
+    best = dict.fromkeys(scorers, float("inf"))
+    for _ in range(repeats):
+        for name, score in scorers.items():
+            best[name] = min(best[name], count / maps_per_second(score, maps, count, repeats=1))
+    return {name: count / seconds for name, seconds in best.items()}
+
+
+def check_hits_against_reference(ref, maps):
+    """Raises unless the reference's BoxEvaluator at FIXED_TAU localises as many maps as ours."""
+    ours, reference = BoxEvaluator(max_box_acc=False), reference_fixed_tau(ref, maps)
+    for score_map, gt_boxes in maps:
+        ours.add(score_map, gt_boxes)
+        reference(score_map, gt_boxes)
+    theirs = int(reference.evaluator.num_correct[50][0])
+    if theirs != ours.fixed_tau_correct:
+        raise SystemExit(f"fixed tau: the reference localises {theirs} maps, ours {ours.fixed_tau_correct}")
+
+
+def fixed_tau_comparison(maps, count, repeats, ref=None):
+    """The line reporting maps/s of our fixed-tau score, of the plain one (and of the reference's)
+    and the ratios; raises if ours and the plain one disagree on any map's box or IoU, or ours
+    and the reference on the number of maps localised at IoU 0.5."""
+    ours = ours_fixed_tau(BoxEvaluator(max_box_acc=False))
+    for index, (score_map, gt_boxes) in enumerate(maps):
+        mine, plain = ours(score_map, gt_boxes), plain_fixed_tau(score_map, gt_boxes)
+        if mine != plain:
+            raise SystemExit(f"map {index}: ours {mine}, plain {plain} (box, IoU)")
+    scorers = {"ours": ours, "plain": plain_fixed_tau}
+    if ref is not None:
+        scorers["reference"] = reference_fixed_tau(ref, maps)
+        check_hits_against_reference(ref, maps)
+    rates = alternate_maps_per_second(scorers, maps, count, repeats)
+    line = ", ".join(f"{name} {rate:7.0f} maps/s" for name, rate in rates.items())
+    ratios = ", ".join(f"ours/{name} {rates['ours'] / rate:4.2f}x" for name, rate in rates.items() if name != "ours")
+    agreement = "boxes and IoUs identical to plain" + (", hits to the reference" if ref is not None else "")
+    return f"{line}; {ratios}; {agreement}"
 
 
 def maps_per_second(score, maps, count, repeats=3):
@@ -244,8 +337,16 @@ def main():
     parser.add_argument("--reference-maps", type=int, default=900, help="maps per set at 100 thresholds")
     parser.add_argument("--fine-maps", type=int, default=300, help="maps per set at 1,000 thresholds")
     parser.add_argument("--repeats", type=int, default=3, help="runs per comparison; the best one counts")
+    parser.add_argument("--fixed-tau", action="store_true", help="time the fixed-tau path alone, ours against plain")
     args = parser.parse_args()
     cv2.setNumThreads(1)
+    if args.fixed_tau:
+        ref = load_reference(args.reference) if args.reference is not None else None
+        print(f"fixed tau {FIXED_TAU:g}, one core, best of {args.repeats} runs of {args.maps_fixed} maps each, "
+              "taking turns", flush=True)
+        for name, maps in (("wsol-oracle", oracle_maps(args.oracle)), ("random 14x14", random_maps(300))):
+            print(f"{name:13s} {fixed_tau_comparison(maps, args.maps_fixed, args.repeats, ref)}", flush=True)
+        return
     if args.reference is not None:
         ref = load_reference(args.reference)
         print(f"reference: {args.reference.resolve()}; one core; best of {args.repeats}", flush=True)

@@ -366,6 +366,20 @@ def test_files_reproduce_the_oracle(oracle, tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
 
 
+def test_fixed_tau_path_alone_reproduces_the_oracle_boxes(oracle):
+    # BoxEvaluator(max_box_acc=False) takes its own one-threshold path; box for box the reference's.
+    expected = json.loads((oracle / "expected.json").read_text())
+    evaluator = BoxEvaluator(max_box_acc=False)
+    with np.load(oracle / "cams.npz") as cams:
+        for image in expected["per_image"]:
+            result = evaluator.add(cams[image["image_id"]], image["gt_boxes_224"])
+            assert result["box"] == image["box_at_0.2"] == score_map_boxes(cams[image["image_id"]], 0.2).tolist()[0]
+            assert result["iou"] == pytest.approx(image["best_iou_at_0.2"], rel=0, abs=1e-12)
+            assert result["correct"] is image["correct_at_0.2"]
+    key = "fixed_tau_0.2_iou50_largest_contour_accuracy"
+    assert evaluator.results()[key] == pytest.approx(expected[key], rel=0, abs=1e-9)
+
+
 def test_command_line_reproduces_the_oracle(oracle, tmp_path):
     out = tmp_path / "sub" / "result.json"
     command = [str(Path(sys.executable).parent / "infocam"), "localize-eval"]

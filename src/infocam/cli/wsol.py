@@ -1,4 +1,4 @@
-"""WSOL verbs: train, evaluate, table, localize-eval (workflow/rules/train, evaluate and tables.smk)."""
+"""WSOL verbs: train, evaluate, table, localize-eval, export-maps (workflow/rules/train, evaluate and tables.smk)."""
 
 from pathlib import Path
 
@@ -99,21 +99,63 @@ def _add_wsol_figure(sub):
     p.set_defaults(func=_wsol_figure)
 
 
+NPZ_FORM = ("cams", "images", "boxes")
+REFERENCE_FORM = ("scoremaps", "metadata")
+
+
 def _localize_eval(args):
     from infocam.wsol.localize import localize_eval_files
+    from infocam.wsol.reference_format import localize_eval_reference
 
-    localize_eval_files(args.cams, args.images, args.boxes, args.out)
+    npz_given = [name for name in NPZ_FORM if getattr(args, name) is not None]
+    reference_given = [name for name in REFERENCE_FORM if getattr(args, name) is not None]
+    if npz_given and reference_given or not (npz_given or reference_given):
+        args.localize_parser.error("give either --cams, --images and --boxes, or --scoremaps and --metadata")
+    form, given = (NPZ_FORM, npz_given) if npz_given else (REFERENCE_FORM, reference_given)
+    if len(given) != len(form):
+        missing = ", ".join(f"--{name}" for name in form if name not in given)
+        args.localize_parser.error(f"the --{form[0]} form also needs {missing}")
+    if npz_given:
+        localize_eval_files(args.cams, args.images, args.boxes, args.out)
+    else:
+        localize_eval_reference(args.scoremaps, args.metadata, args.out)
 
 
 def _add_localize_eval(sub):
-    p = sub.add_parser("localize-eval", help="score maps -> boxes -> MaxBoxAcc (fixture format)")
-    p.add_argument("--cams", type=Path, required=True, help="npz of raw score maps keyed by image_id")
-    p.add_argument("--images", type=Path, required=True, help="csv: image_id,width,height")
-    p.add_argument("--boxes", type=Path, required=True, help="csv: image_id,x0,y0,x1,y1")
+    p = sub.add_parser("localize-eval", help="score maps -> boxes -> MaxBoxAcc (fixture or reference layout)",
+                       description="Give either --cams, --images and --boxes (npz + csv, the fixture format) "
+                                   "or --scoremaps and --metadata (the reference evaluator's layout).")
+    p.add_argument("--cams", type=Path, help="npz of raw score maps keyed by image_id")
+    p.add_argument("--images", type=Path, help="csv: image_id,width,height")
+    p.add_argument("--boxes", type=Path, help="csv: image_id,x0,y0,x1,y1")
+    p.add_argument("--scoremaps", type=Path, help="folder of <image_id>.npy score maps (reference layout)")
+    p.add_argument("--metadata", type=Path,
+                   help="one split's metadata folder: image_ids.txt, image_sizes.txt, localization.txt")
     p.add_argument("--out", type=Path, required=True, help="result json")
-    p.set_defaults(func=_localize_eval)
+    p.set_defaults(func=_localize_eval, localize_parser=p)
+
+
+def _export_maps(args):
+    from infocam.wsol.reference_format import export_reference_layout
+
+    export_reference_layout(args.cams, args.images, args.boxes, args.out, raw=args.raw)
+
+
+def _add_export_maps(sub):
+    p = sub.add_parser("export-maps", help="npz + csv score maps -> the reference evaluator's folder layout")
+    p.add_argument("--cams", type=Path, required=True, help="npz of raw score maps keyed by image_id")
+    p.add_argument("--images", type=Path, required=True,
+                   help="csv: image_id,width,height[,label or class] (no label column: class 0 for every image)")
+    p.add_argument("--boxes", type=Path, required=True, help="csv: image_id,x0,y0,x1,y1 in whole pixels")
+    p.add_argument("--out", type=Path, required=True,
+                   help="new or empty folder: scoremaps/<image_id>.npy and metadata/*.txt are written there")
+    p.add_argument("--raw", action="store_true",
+                   help="write the maps as given instead of 224x224 min-max normalised float64 maps "
+                        "(the reference's evaluation.py accepts only the latter)")
+    p.set_defaults(func=_export_maps)
 
 
 def register(sub):
-    for add_verb in (_add_train, _add_evaluate, _add_table, _add_compare_cams, _add_wsol_figure, _add_localize_eval):
+    for add_verb in (_add_train, _add_evaluate, _add_table, _add_compare_cams, _add_wsol_figure, _add_localize_eval,
+                     _add_export_maps):
         add_verb(sub)

@@ -18,7 +18,9 @@ published ones:
    the dataset and MaxBoxAccV2 averages that over the IoU_LEVELS.
 
 This module owns those constants. `BoxEvaluator` accumulates these scores one map at a time;
-`localize_eval_files` runs it over files in the format of tests/fixtures/wsol-oracle.
+`localize_eval_files` runs it over files in the format of tests/fixtures/wsol-oracle, through
+`evaluate_score_maps`, the loop that the reference evaluator's own file layout
+(infocam.wsol.reference_format) shares.
 """
 
 import csv
@@ -71,6 +73,14 @@ def normalise_score_map(score_map):
 def quantise(normalised):
     """uint8 image of a [0, 1] map: (map * 255) truncated."""
     return (normalised * 255).astype(np.uint8)
+
+
+def quantised_canvas_map(score_map):
+    """quantise(normalise_score_map(score_map)), scaling the fresh canvas map in place: one
+    224 x 224 float64 array per map instead of two, which in a long loop saves allocator work."""
+    normalised = normalise_score_map(score_map)
+    normalised *= 255
+    return normalised.astype(np.uint8)
 
 
 def threshold_cutoffs(quantised, thresholds):
@@ -154,14 +164,39 @@ def score_map_boxes(score_map, tau, all_contours=False):
     The box of the largest contour (one row) or, with all_contours, the box of every contour;
     a single (0, 0, 0, 0) when nothing is above the cut-off.
     """
-    quantised = quantise(normalise_score_map(score_map))
-    contours = mask_contours(quantised, int(threshold_cutoffs(quantised, [tau])[0]))
-    boxes, areas = contour_boxes_and_areas(contours)
-    if len(boxes) == 0:
-        return _EMPTY_BOX[None]
-    if all_contours:
-        return boxes
-    return boxes[[np.argmax(areas)]]
+    quantised = quantised_canvas_map(score_map)
+    cutoff = int(threshold_cutoffs(quantised, [tau])[0])
+    if not all_contours:
+        return np.array([largest_contour_box(quantised, cutoff)], dtype=np.int64)
+    boxes, _ = contour_boxes_and_areas(mask_contours(quantised, cutoff))
+    return boxes if len(boxes) else _EMPTY_BOX[None]
+
+
+def largest_contour_box(quantised, cutoff):
+    """(x0, y0, x1, y1) of the largest contour above cutoff (the first of equals), (0, 0, 0, 0) if none.
+
+    The fixed-tau path: one findContours and cv2 per contour, which up to a few hundred
+    contours costs less than the array set-up of contour_boxes_and_areas (same box either way).
+    """
+    contours = mask_contours(quantised, cutoff)
+    if len(contours) == 0:
+        return (0, 0, 0, 0)
+    x, y, w, h = cv2.boundingRect(max(contours, key=cv2.contourArea))
+    return (x, y, min(x + w, CANVAS - 1), min(y + h, CANVAS - 1))
+
+
+def best_iou_of_one_box(box, gt_boxes):
+    """box_iou(box, gt_boxes).max() for one box and a short list of GT boxes, in plain Python.
+
+    Same value: the counts are exact integers and int / int rounds as float64 division does.
+    """
+    x0, y0, x1, y1 = box
+    area = (x1 - x0 + 1) * (y1 - y0 + 1)
+    best = 0.0
+    for gx0, gy0, gx1, gy1 in gt_boxes:
+        overlap = max(0, min(x1, gx1) - max(x0, gx0) + 1) * max(0, min(y1, gy1) - max(y0, gy0) + 1)
+        best = max(best, overlap / (area + (gx1 - gx0 + 1) * (gy1 - gy0 + 1) - overlap))
+    return best
 
 
 def box_overlap(boxes, gt_boxes):
@@ -318,25 +353,38 @@ class BoxEvaluator:
         best IoU over the GT boxes) and correct (iou >= 0.5).
         """
         gt_boxes = _checked_gt_boxes(gt_boxes_224)
-        return self.add_canvas_map(normalise_score_map(score_map), gt_boxes)
+        return self._add_quantised(quantised_canvas_map(score_map), gt_boxes)
 
     def add_canvas_map(self, canvas_map, gt_boxes_224):
         """`add` for a map that normalise_score_map has already made, for callers that also use it."""
         gt_boxes = _checked_gt_boxes(gt_boxes_224)
         if np.shape(canvas_map) != (CANVAS, CANVAS):
             raise ValueError(f"canvas map: expected shape ({CANVAS}, {CANVAS}), got {np.shape(canvas_map)}")
-        quantised = quantise(canvas_map)
+        return self._add_quantised(quantise(canvas_map), gt_boxes)
+
+    def _add_quantised(self, quantised, gt_boxes):
+        """Score one quantised canvas map: every threshold at once, or the fixed tau alone."""
+        if not self.max_box_acc:
+            return self._add_fixed_tau_only(quantised, gt_boxes)
         cutoffs = threshold_cutoffs(quantised, self._taus)
         largest_boxes, largest_iou, best_iou = _scores_per_mask(quantised, cutoffs, gt_boxes)
 
         self.n_images += 1
         correct = bool(is_hit(largest_iou[-1]))
         self.fixed_tau_correct += correct
-        if self.max_box_acc:
-            self.v1_correct += is_hit(largest_iou[:-1])
-            for level in self.iou_levels:
-                self.v2_correct[level] += best_iou[:-1] >= level / 100
+        self.v1_correct += is_hit(largest_iou[:-1])
+        for level in self.iou_levels:
+            self.v2_correct[level] += best_iou[:-1] >= level / 100
         return {"box": [int(v) for v in largest_boxes[-1]], "iou": float(largest_iou[-1]), "correct": correct}
+
+    def _add_fixed_tau_only(self, quantised, gt_boxes):
+        """One threshold: one findContours and plain Python, none of the per-mask array work."""
+        box = largest_contour_box(quantised, int(self.fixed_tau * int(quantised.max())))
+        iou = best_iou_of_one_box(box, gt_boxes.tolist())
+        correct = iou >= HIT_IOU
+        self.n_images += 1
+        self.fixed_tau_correct += correct
+        return {"box": list(box), "iou": iou, "correct": correct}
 
     def results(self):
         """Aggregate accuracies (%) and per-threshold counts, keyed as in the wsol-oracle fixture."""
@@ -416,10 +464,11 @@ def _first_argmax_per_segment(values, starts, counts):
     return candidates[first_of_segment]
 
 
-def read_image_sizes(path):
-    """{image_id: (width, height)} from a csv with columns image_id, width, height."""
+def read_image_sizes(path, optional_column=()):
+    """{image_id: (width, height)} from a csv with columns image_id, width, height (and, if
+    optional_column names any, one of those last; export-maps reads a label column so)."""
     sizes = {}
-    for line, row in _csv_rows(path, ["image_id", "width", "height"]):
+    for line, row in _csv_rows(path, ["image_id", "width", "height"], optional_column):
         image_id = row["image_id"]
         if image_id in sizes:
             raise ValueError(f"{path}:{line}: image_id {image_id!r} appears twice")
@@ -444,13 +493,14 @@ def read_gt_boxes(path, sizes):
     return boxes
 
 
-def _csv_rows(path, columns):
+def _csv_rows(path, columns, optional_column=()):
     """(line number, row dict) for each data row, after checking the header and the field count."""
     with open(path, newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader, None)
-        if header != columns:
+        if header not in [columns] + [columns + [extra] for extra in optional_column]:
             raise ValueError(f"{path}:1: expected header {','.join(columns)}, got {','.join(header or [])}")
+        columns = header
         for fields in reader:
             if not fields:
                 continue
@@ -475,41 +525,67 @@ def localize_eval_files(cams_npz, images_csv, boxes_csv, out_json):
     """
     sizes = read_image_sizes(images_csv)
     gt_boxes = read_gt_boxes(boxes_csv, sizes)
-    evaluator = BoxEvaluator()
-    tau_name = f"{evaluator.fixed_tau:g}"
-    per_image, degenerate = [], 0
     with open_score_maps(cams_npz) as cams:
         unknown = sorted(set(cams.files) - set(sizes))
         if unknown:
             raise ValueError(f"{cams_npz}: score map for image {unknown[0]!r}, which is not in {images_csv}")
-        for image_id, (width, height) in tqdm(sizes.items(), desc="localize-eval", unit="map", disable=None):
-            if image_id not in cams.files:
-                raise ValueError(f"{cams_npz}: no score map for image {image_id!r} listed in {images_csv}")
-            if image_id not in gt_boxes:
-                raise ValueError(f"{boxes_csv}: no box for image {image_id!r} listed in {images_csv}")
-            try:
-                score_map = cams[image_id]
-            except ValueError as err:  # e.g. an object array, which would need unpickling
-                raise ValueError(f"{cams_npz}: score map {image_id!r} cannot be read ({err})") from None
-            if score_map.ndim != 2 or min(score_map.shape) == 0 or not np.issubdtype(score_map.dtype, np.number):
-                raise ValueError(f"{cams_npz}: score map {image_id!r} must be a non-empty 2-D numeric array, "
-                                 f"got {score_map.dtype} of shape {score_map.shape}")
-            degenerate += is_degenerate(score_map)
-            gt_224 = boxes_to_canvas(gt_boxes[image_id], width, height)
-            result = evaluator.add(score_map, gt_224)
-            per_image.append(
-                {
-                    "image_id": image_id,
-                    "gt_boxes_224": gt_224.tolist(),
-                    f"box_at_{tau_name}": result["box"],
-                    f"best_iou_at_{tau_name}": result["iou"],
-                    f"correct_at_{tau_name}": result["correct"],
-                }
-            )
+        npz_map = _npz_map_getter(cams, cams_npz, images_csv)
+        evaluate_score_maps(sizes, gt_boxes, npz_map, out_json, image_list=images_csv, boxes_file=boxes_csv)
+
+
+def _npz_map_getter(cams, cams_npz, images_csv):
+    """image_id -> the checked score map stored under that key in the open npz."""
+    def score_map_of(image_id):
+        if image_id not in cams.files:
+            raise ValueError(f"{cams_npz}: no score map for image {image_id!r} listed in {images_csv}")
+        try:
+            score_map = cams[image_id]
+        except ValueError as err:  # e.g. an object array, which would need unpickling
+            raise ValueError(f"{cams_npz}: score map {image_id!r} cannot be read ({err})") from None
+        return checked_score_map(score_map, f"{cams_npz}: score map {image_id!r}")
+    return score_map_of
+
+
+def checked_score_map(score_map, where):
+    """score_map itself if it is a non-empty 2-D numeric array; otherwise a one-line error starting with where."""
+    if score_map.ndim != 2 or min(score_map.shape) == 0 or not np.issubdtype(score_map.dtype, np.number):
+        raise ValueError(f"{where} must be a non-empty 2-D numeric array, "
+                         f"got {score_map.dtype} of shape {score_map.shape}")
+    return score_map
+
+
+def evaluate_score_maps(sizes, gt_boxes, score_map_of, out_json, *, image_list, boxes_file):
+    """The evaluation loop both input forms share; writes the results json atomically.
+
+    sizes: {image_id: (width, height)} of the images to score, in output order; gt_boxes:
+    {image_id: boxes in original pixels}; score_map_of(image_id): the raw 2-D map. image_list
+    and boxes_file name the inputs in error messages.
+    """
+    missing = next((image_id for image_id in sizes if image_id not in gt_boxes), None)
+    if missing is not None:
+        raise ValueError(f"{boxes_file}: no box for image {missing!r} listed in {image_list}")
+    evaluator = BoxEvaluator()
+    per_image, degenerate = [], 0
+    for image_id, (width, height) in tqdm(sizes.items(), desc="localize-eval", unit="map", disable=None):
+        score_map = score_map_of(image_id)
+        degenerate += is_degenerate(score_map)
+        gt_224 = boxes_to_canvas(gt_boxes[image_id], width, height)
+        per_image.append(_per_image_result(image_id, gt_224, evaluator.add(score_map, gt_224), evaluator.fixed_tau))
     if degenerate:
         print(f"localize-eval: {degenerate} of {len(per_image)} score maps are NaN, infinite or constant; "
               "each is scored as the reference does, with no contour (box 0, 0, 0, 0)", file=sys.stderr)
     write_json_atomic({**evaluator.results(), "n_degenerate_maps": degenerate, "per_image": per_image}, out_json)
+
+
+def _per_image_result(image_id, gt_224, result, tau):
+    tau_name = f"{tau:g}"
+    return {
+        "image_id": image_id,
+        "gt_boxes_224": gt_224.tolist(),
+        f"box_at_{tau_name}": result["box"],
+        f"best_iou_at_{tau_name}": result["iou"],
+        f"correct_at_{tau_name}": result["correct"],
+    }
 
 
 def is_degenerate(score_map):
