@@ -25,6 +25,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/tables.smk"
+include: "workflow/rules/protocol2020.smk"
 include: "workflow/rules/mi.smk"
 include: "workflow/rules/digits.smk"
 include: "workflow/rules/provenance.smk"
@@ -34,6 +35,7 @@ include: "workflow/rules/provenance.smk"
 rule wsol_tables:
     input:
         WSOL_TARGETS,
+        WSOL2020_TARGETS,
 
 
 rule mi:

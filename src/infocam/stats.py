@@ -48,13 +48,37 @@ def max_accuracy_interval(groups, resamples=RESAMPLES, level=LEVEL, seed=SEED):
     rng = np.random.default_rng(seed)
     totals = np.zeros(resamples)
     for hits in groups:
-        n_images = len(hits)
-        picks = rng.integers(0, n_images, size=(resamples, n_images))
-        counts = np.zeros((resamples, n_images))
-        np.add.at(counts, (np.arange(resamples)[:, None], picks), 1)
-        accuracy = (counts @ hits.reshape(n_images, -1)).reshape(resamples, *hits.shape[1:]) / n_images
-        totals += accuracy.max(axis=-1).mean(axis=-1)
+        totals += _max_accuracy(_resample_counts(rng, len(hits), resamples), hits)
     return _percentiles(totals / len(groups), level)
+
+
+def paired_max_accuracy_interval(a_groups, b_groups, resamples=RESAMPLES, level=LEVEL, seed=SEED):
+    """Interval of max_accuracy(a) - max_accuracy(b) (see max_accuracy_interval), the same images
+    resampled for both."""
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(resamples)
+    pairs = [(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)) for a, b in zip(a_groups, b_groups)
+             if len(a)]
+    if not pairs:
+        return float("nan"), float("nan")
+    for a, b in pairs:
+        counts = _resample_counts(rng, len(a), resamples)
+        totals += _max_accuracy(counts, a) - _max_accuracy(counts, b)
+    return _percentiles(totals / len(pairs), level)
+
+
+def _resample_counts(rng, n_items, resamples):
+    """(resamples, n_items): how often each item is drawn in each resample."""
+    picks = rng.integers(0, n_items, size=(resamples, n_items))
+    counts = np.zeros((resamples, n_items))
+    np.add.at(counts, (np.arange(resamples)[:, None], picks), 1)
+    return counts
+
+
+def _max_accuracy(counts, hits):
+    """Per resample: mean over levels of the best threshold's accuracy; hits (items, levels, thresholds)."""
+    accuracy = (counts @ hits.reshape(len(hits), -1)).reshape(len(counts), *hits.shape[1:]) / len(hits)
+    return accuracy.max(axis=-1).mean(axis=-1)
 
 
 def paired_bootstrap_interval(a_groups, b_groups, resamples=RESAMPLES, level=LEVEL, seed=SEED):

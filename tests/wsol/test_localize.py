@@ -489,3 +489,23 @@ def test_gt_coverage_is_the_share_of_the_best_gt_box_the_prediction_covers():
     assert gt_coverage([0, 0, 4, 9], gt) == 0.5  # half of the first box
     assert gt_coverage([100, 100, 223, 223], gt) == 1.0  # all of the second
     assert gt_coverage([50, 50, 60, 60], gt) == 0.0
+
+
+def test_the_four_normalisations_on_a_map_with_known_values():
+    from infocam.wsol.localize import CANVAS, normalise_score_map
+
+    ramp = np.linspace(-1.0, 3.0, CANVAS * CANVAS).reshape(CANVAS, CANVAS)  # already canvas-sized: resize keeps it
+    minmax = normalise_score_map(ramp)
+    assert minmax.min() == 0 and minmax.max() == pytest.approx(1)
+    maxed = normalise_score_map(ramp, "max")
+    assert maxed.max() == pytest.approx(1) and (maxed[ramp <= 0] == 0).all()
+    np.testing.assert_allclose(maxed[ramp > 0], ramp[ramp > 0] / ramp.max(), atol=1e-6)
+    pas = normalise_score_map(ramp, "pas")
+    assert pas.max() == 1 and np.mean(pas == 1) == pytest.approx(0.1, abs=0.01)  # the top 10 % clipped at 1
+    ivr = normalise_score_map(ramp, "ivr", percentile=50)
+    assert ivr.max() == pytest.approx(1) and np.mean(ivr == 0) == pytest.approx(0.5, abs=0.01)
+    assert not normalise_score_map(-np.ones((7, 7)) - np.eye(7), "max").any()  # nothing positive: no map
+    with pytest.raises(ValueError, match="ivr normalisation needs a percentile"):
+        normalise_score_map(ramp, "ivr")
+    with pytest.raises(ValueError, match="normalisation must be one of"):
+        normalise_score_map(ramp, "softmax")

@@ -209,6 +209,15 @@ WSOL_FIGURES = [f"results/figures/{kind}_{dataset}.png" for kind in ("wsol", "fa
 WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"] + WSOL_FIGURES
 SYNTHETIC_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
 CLAIMS_TARGETS = ["results/claims.csv", "results/claims.md"]
+WSOL2020_DATASETS = [name for name in DATASETS if jobs.uses_protocol(config, name, "wsol2020")]
+WSOL2020_RESULTS = [f"results/wsol2020/test/{dataset}/{cell}.json" for dataset in WSOL2020_DATASETS
+                    for cell in cells(("softmax",))]
+WSOL2020_TARGETS = ["results/table1_wsol2020.csv", "results/figures/tau_wsol2020.png"] if WSOL2020_DATASETS else []
+
+
+def protocol_settings(wildcards):
+    """ProtocolSettings of one cell's 2020-protocol jobs (infocam.wsol.jobs)."""
+    return as_settings(jobs.protocol_settings(config, wildcards.dataset, wildcards.backbone))
 
 
 # --- MI estimation ---

@@ -37,6 +37,7 @@ rule claims:
         comparison="results/infocam_vs_cam.csv",
         published=PUBLISHED,
         double_digit=DOUBLE_DIGIT_RESULTS,
+        wsol2020=["results/infocam_vs_cam_wsol2020.csv"] if WSOL2020_DATASETS else [],
     output:
         csv=report("results/claims.csv", caption="../report/claims.rst", category="claims"),
         md="results/claims.md",
@@ -44,6 +45,7 @@ rule claims:
     params:
         synthetic=" ".join(SYNTHETIC_DATASETS),
         stand_in="--mnist-stand-in" if DIGITS["mnist"]["source"] == "offline" else "",
+        wsol2020=lambda wildcards, input: f"--wsol2020 {input.wsol2020}" if input.wsol2020 else "",
     log:
         "logs/tables/claims.log",
     benchmark:
@@ -57,4 +59,5 @@ rule claims:
     shell:
         "infocam claims --mi {input.mi} --pc-softmax {input.pc_softmax} --comparison {input.comparison}"
         " --published {input.published} --double-digit {input.double_digit} --synthetic {params.synthetic}"
-        " {params.stand_in} --csv {output.csv} --md {output.md} --provenance {output.provenance} > {log} 2>&1"
+        " {params.stand_in} {params.wsol2020} --csv {output.csv} --md {output.md}"
+        " --provenance {output.provenance} > {log} 2>&1"

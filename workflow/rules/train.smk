@@ -6,10 +6,14 @@ rule train:
     output:
         checkpoint=f"results/checkpoints/{{dataset}}/{CELL}.pt",
         history=f"results/train/{{dataset}}/{CELL}/history.csv",
+        # the checkpoints the 2020 protocol chooses among (wsol2020.kept_epochs), in epochs/ beside it
+        snapshots=f"results/train/{{dataset}}/{CELL}/snapshots.json",
     params:
         resume=f"results/train/{{dataset}}/{CELL}/resume.pt",
         settings=train_settings,
         decoded=decoded_option,
+        snapshot_epochs=lambda wildcards: " ".join(
+            map(str, jobs.snapshot_epochs_of(config, wildcards.dataset, wildcards.backbone))),
     log:
         f"logs/train/{{dataset}}/{CELL}.log",
     benchmark:
@@ -24,6 +28,7 @@ rule train:
     shell:
         "infocam train --data {input.data} --checkpoint {output.checkpoint}"
         " --history {output.history} --resume {params.resume} --settings {params.settings:q}"
+        " --snapshots {output.snapshots} --snapshot-epochs {params.snapshot_epochs}"
         " {params.decoded} --threads {threads} > {log} 2>&1"
 
 

@@ -7,7 +7,7 @@ paths and, for the jobs that train or evaluate, their settings as one JSON objec
 import argparse
 import sys
 
-from infocam.cli import config, data, digits, mi, provenance, wsol
+from infocam.cli import config, data, digits, mi, protocol2020, provenance, wsol
 from infocam.cli.common import UserError
 from infocam.preemption import PREEMPTED_EXIT_CODE, Preempted
 from infocam.provenance.dvc import DvcError
@@ -16,7 +16,7 @@ from infocam.provenance.dvc import DvcError
 def build_parser():
     parser = argparse.ArgumentParser(prog="infocam", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True)
-    for module in (config, data, wsol, mi, digits, provenance):
+    for module in (config, data, wsol, protocol2020, mi, digits, provenance):
         module.register(sub)
     return parser
 

@@ -46,8 +46,11 @@ def _claims(args):
     started = now()
     roles = {"mi": str(args.mi), "pc_softmax": str(args.pc_softmax), "comparison": str(args.comparison),
              "published": str(args.published), "double_digit": [str(path) for path in args.double_digit]}
+    if args.wsol2020:
+        roles["wsol2020"] = str(args.wsol2020)
     write_claims(roles, args.csv, args.md, args.synthetic, args.mnist_stand_in)
-    inputs = [args.mi, args.pc_softmax, args.comparison, args.published, *args.double_digit]
+    inputs = [args.mi, args.pc_softmax, args.comparison, args.published, *args.double_digit,
+              *([args.wsol2020] if args.wsol2020 else [])]
     record_table(args, started, "claims", [args.csv, args.md], inputs, roles=roles, synthetic=args.synthetic,
                  mnist_stand_in=args.mnist_stand_in)
     print(args.md.read_text())
@@ -60,6 +63,7 @@ def _add_claims(sub):
     p.add_argument("--comparison", type=Path, required=True, help="results/infocam_vs_cam.csv")
     p.add_argument("--published", type=Path, required=True, help="workflow/resources/published.yaml")
     p.add_argument("--double-digit", type=Path, nargs="+", required=True, help="double-digit per-seed results")
+    p.add_argument("--wsol2020", type=Path, help="results/infocam_vs_cam_wsol2020.csv, where the 2020 protocol ran")
     p.add_argument("--synthetic", nargs="*", default=[], help="datasets this run's config makes synthetic")
     p.add_argument("--mnist-stand-in", action="store_true", help="the MNIST files are sklearn's digits")
     p.add_argument("--csv", type=Path, required=True)

@@ -10,8 +10,9 @@ def _train(args):
     from infocam.wsol.train import TrainSettings, train_cell
 
     settings = parse_settings(TrainSettings, args.settings, threads=args.threads)
+    snapshots = (args.snapshots, args.snapshot_epochs) if args.snapshots else None
     train_cell(args.data, args.checkpoint, args.history, settings, resume_path=args.resume,
-               decoded_dir=args.decoded)
+               decoded_dir=args.decoded, snapshots=snapshots)
 
 
 def _add_train(sub):
@@ -21,6 +22,9 @@ def _add_train(sub):
     p.add_argument("--history", type=Path, required=True)
     p.add_argument("--resume", type=Path, help="resumable state, written every epoch, removed at the end")
     p.add_argument("--decoded", type=Path, help="the prepared folder's decoded-image cache (infocam decode)")
+    p.add_argument("--snapshots", type=Path, help="a manifest (json) of the checkpoints kept after "
+                                                  "--snapshot-epochs, which go to the folder 'epochs' beside it")
+    p.add_argument("--snapshot-epochs", type=int, nargs="+", default=[], metavar="EPOCH")
     add_settings_args(p, "the cell's TrainSettings (infocam.wsol.train)")
     p.set_defaults(func=_train)
 

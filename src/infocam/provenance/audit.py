@@ -72,6 +72,10 @@ def audit(table_csv):
     check_lock_file(record["environment"], report)
     if record["kind"] == "localisation":
         check_localisation_rows(table_csv, record, report)
+    elif record["kind"] == "wsol2020":
+        check_recomputed(table_csv, record, report)
+        for path in record["results"]:
+            check_wsol2020_chain(path, report)
     else:
         check_recomputed(table_csv, record, report)
     check_files(record["inputs"], "input", report)
@@ -345,6 +349,19 @@ def check_recomputed(table_csv, record, report):
                      f"row {first} ({_row_text(current, first)}) differs from the per-job results")
 
 
+def check_wsol2020_chain(result_path, report):
+    """A 2020-protocol result -> its per-image hits and the selection it scored -> the checkpoints
+    chosen among -> the prepared dataset."""
+    result = json.loads(Path(result_path).read_text())
+    check_md5(result["hits"]["path"], result["hits"]["md5"], result_path, report)
+    selection_path = result["selection"]["path"]
+    if check_md5(selection_path, result["selection"]["md5"], result_path, report):
+        selection = json.loads(Path(selection_path).read_text())
+        for checkpoint in selection["checkpoints"].values():
+            check_md5(checkpoint["path"], checkpoint["md5"], selection_path, report)
+        check_dataset(selection["provenance"]["dataset"], selection_path, report)
+
+
 def _row_text(frame, number):
     if number is None:
         return ""
@@ -379,6 +396,9 @@ def rebuild_other_table(record):
         elif record["kind"] == "claims":
             from infocam.claims import write_claims
             write_claims(record["roles"], tmp[0], md, record["synthetic"], record["mnist_stand_in"])
+        elif record["kind"] == "wsol2020":
+            from infocam.wsol.tables2020 import write_tables
+            write_tables(record["results"], tmp[0], md, tmp[1], md, tmp[2], record["paper_summaries"])
         elif record["kind"] == "table2":
             from infocam.digits.double_digit import write_table2
             write_table2(results, tmp[0], tmp[1], md, record["region"], record["tau"], published)

@@ -39,3 +39,27 @@ def evaluate_settings(config: dict, dataset: str, backbone: str) -> dict:
     spec = config["datasets"][dataset]
     return {**config["evaluation"], "dataset": dataset, "region": spec["region"][backbone],
             "resize": spec["resize"], "crop": spec["crop"], "device": config["device"]}
+
+
+def uses_protocol(config: dict, dataset: str, protocol: str) -> bool:
+    return protocol in config["datasets"][dataset].get("protocols", ["paper"])
+
+
+def snapshot_epochs_of(config: dict, dataset: str, backbone: str) -> list[int]:
+    """The epochs whose checkpoints a cell keeps for the 2020 protocol (wsol2020.kept_epochs)."""
+    from infocam.wsol.train import snapshot_epochs
+
+    epochs = train_settings(config, dataset, backbone, False, "softmax", 0, None)["epochs"]
+    return snapshot_epochs(epochs, config["wsol2020"]["kept_epochs"])
+
+
+def protocol_settings(config: dict, dataset: str, backbone: str) -> dict:
+    """ProtocolSettings (infocam.wsol.protocol2020) of the cells of one dataset and backbone: the
+    grid of R around the dataset's R (wsol2020.region_offsets), the IVR percentiles, the family."""
+    spec, protocol, evaluation = config["datasets"][dataset], config["wsol2020"], config["evaluation"]
+    region = spec["region"][backbone]
+    return {"dataset": dataset, "format": spec["format"],
+            "regions": sorted({max(1, region + offset) for offset in protocol["region_offsets"]}),
+            "ivr_percentiles": protocol["ivr_percentiles"], "resize": spec["resize"], "crop": spec["crop"],
+            "region_geometry": evaluation.get("region_geometry", "full"), "family": evaluation.get("family", []),
+            "batch_size": evaluation["batch_size"], "device": config["device"]}

@@ -51,23 +51,47 @@ PROTOCOL = {
 _EMPTY_BOX = np.zeros(4, dtype=np.int64)
 
 
-def normalise_score_map(score_map):
-    """Upsample a raw 2-D score map to CANVAS x CANVAS and min-max normalise it to [0, 1].
+NORMALISATIONS = ("minmax", "max", "pas", "ivr")  # Kim et al., ICCV 2021; minmax is the reference's
+PAS_PERCENTILE = 90  # PaS: the percentile that stands in for the maximum
 
-    A constant map, or one with NaN or infinite values, becomes all zeros (the reference
-    zeroes NaN maps; infinities would otherwise give NaN after the division).
+
+def normalise_score_map(score_map, normalisation="minmax", percentile=None):
+    """Upsample a raw 2-D score map to CANVAS x CANVAS and normalise it to [0, 1].
+
+    minmax: (S - min) / (max - min), the reference's. max: ReLU(S) / max, the original CAM's.
+    pas: minmax with the PAS_PERCENTILE-th percentile as maximum, clipped at 1. ivr: S minus its
+    `percentile`-th percentile, ReLU, then / max. A map these leave without a positive range
+    (constant, all negative for max) becomes all zeros, as does one with NaN or infinite values
+    (the reference zeroes NaN maps; infinities would otherwise give NaN after the division).
     """
     score_map = np.asarray(score_map, dtype=np.float64)
     if score_map.ndim != 2 or min(score_map.shape) == 0:
         raise ValueError(f"score map: expected a non-empty 2-D array, got shape {score_map.shape}")
     resized = cv2.resize(score_map, (CANVAS, CANVAS), interpolation=cv2.INTER_CUBIC)
-    low, high = resized.min(), resized.max()
-    if not (np.isfinite(low) and np.isfinite(high)) or low == high:
+    if not np.isfinite(resized).all():
         return np.zeros_like(resized)
+    if normalisation == "minmax":
+        return _scaled(resized, resized.min(), resized.max())
+    if normalisation == "max":
+        return _scaled(np.maximum(resized, 0, out=resized), 0.0, resized.max())
+    if normalisation == "pas":
+        return np.minimum(_scaled(resized, resized.min(), np.percentile(resized, PAS_PERCENTILE)), 1, out=resized)
+    if normalisation == "ivr":
+        if percentile is None or not 0 <= percentile <= 100:
+            raise ValueError(f"ivr normalisation needs a percentile in [0, 100], got {percentile!r}")
+        shifted = np.maximum(resized - np.percentile(resized, percentile), 0)
+        return _scaled(shifted, 0.0, shifted.max())
+    raise ValueError(f"normalisation must be one of {', '.join(NORMALISATIONS)}, got {normalisation!r}")
+
+
+def _scaled(values, low, high):
+    """(values - low) / (high - low) in place; all zeros when high is not above low."""
+    if not high > low:
+        return np.zeros_like(values)
     # Same operations in the same order as the reference, so the uint8 values agree bit for bit.
-    resized -= low
-    resized /= high - low
-    return resized
+    values -= low
+    values /= high - low
+    return values
 
 
 def quantise(normalised):

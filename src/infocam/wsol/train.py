@@ -1,5 +1,6 @@
 """Training one grid cell: paper optimiser and schedule, best-by-val checkpoint, resumable."""
 
+import json
 import csv
 import os
 import random
@@ -14,7 +15,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from infocam.device import autocast_context, resolve_device
-from infocam.io import CorruptFileError, atomic_path, file_md5, load_torch_file
+from infocam.io import CorruptFileError, atomic_path, file_md5, load_torch_file, write_text_atomic
 from infocam.preemption import Preempted, signals_as_flag
 from infocam.data.decoded import ResizedImages, augment_batch, check_decoded_cache, draw_crops
 from infocam.data.images import load_classes
@@ -215,11 +216,16 @@ def load_resume_state(path, settings):
     return state
 
 
-def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_path=None, decoded_dir=None):
+def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_path=None, decoded_dir=None,
+               snapshots=None):
     """Train one cell; write the best-by-val checkpoint and the per-epoch history.
 
     decoded_dir: the prepared folder's decoded-image cache (rule decode_images), read instead of
-    decoding the JPEGs every epoch; the batches are the same either way.
+    decoding the JPEGs every epoch; the batches are the same either way. snapshots: (manifest,
+    epochs): the checkpoint after each of those epochs is also written, as epoch<N>.pt in the
+    folder `epochs` beside the manifest, which lists them at the end (the 2020 protocol chooses
+    among them on its own selection split, never by val top-1). The manifest, not the folder, is
+    the job's output: a resumed job keeps the snapshots of the epochs before it stopped.
     """
     torch.set_num_threads(settings.threads)
     device = resolve_device(settings.device)
@@ -243,6 +249,8 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
     scaler = torch.amp.GradScaler(device.type, enabled=settings.amp and device.type == "cuda")
     run = _Run(model, optimizer, scheduler, scaler, settings, resume_path)
     run.restore()
+    if snapshots is not None:
+        run.snapshots = (Path(snapshots[0]).parent / "epochs", set(snapshots[1]), classes)
 
     train_loader = make_loader(train_set, settings, device, EpochShuffle(len(train_set), settings.seed))
     val_loader = make_loader(val_set, settings, device)
@@ -251,7 +259,20 @@ def train_cell(prepared_dir, checkpoint_path, history_path, settings, resume_pat
                                           mininterval=5) as progress:
         for epoch in range(run.start_epoch, settings.epochs):
             run.epoch(epoch, train_loader, val_loader, loss_fn, device, progress, stop)
+    if snapshots is not None:
+        write_snapshot_manifest(snapshots[0], run.snapshots[0], snapshots[1])
     return _write_best(run, classes, decoded_dir, checkpoint_path, history_path)
+
+
+def write_snapshot_manifest(manifest, folder, epochs):
+    """{epoch: {path, md5}} of the kept checkpoints, as JSON; every listed epoch must be there."""
+    listed = {}
+    for epoch in sorted(epochs):
+        path = Path(folder) / f"epoch{epoch}.pt"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: the checkpoint of epoch {epoch} was not kept")
+        listed[str(epoch)] = {"path": str(path), "md5": file_md5(path)}
+    write_text_atomic(manifest, json.dumps(listed, indent=1) + "\n")
 
 
 class _Run:
@@ -262,6 +283,7 @@ class _Run:
         self.model, self.optimizer, self.scheduler, self.scaler = model, optimizer, scheduler, scaler
         self.settings, self.resume_path = settings, resume_path
         self.start_epoch, self.best, self.history = 0, {"val_top1": -1.0}, []
+        self.snapshots = None  # (folder, epochs to keep, classes)
 
     def restore(self):
         state = load_resume_state(self.resume_path, self.settings)
@@ -299,6 +321,10 @@ class _Run:
         progress.set_postfix(epoch=epoch + 1, loss=f"{loss:.3f}", val_top1=f"{val_top1:.1f}")
         if val_top1 > self.best["val_top1"]:
             self.best = {"val_top1": val_top1, "epoch": epoch + 1, "model": _cpu_state(self.model)}
+        if self.snapshots is not None and epoch + 1 in self.snapshots[1]:
+            folder, _, classes = self.snapshots
+            state = {"val_top1": val_top1, "epoch": epoch + 1, "model": _cpu_state(self.model)}
+            atomic_save(checkpoint_record(self, state, classes), folder / f"epoch{epoch + 1}.pt")
         if self.resume_path is not None:
             atomic_save(
                 {
@@ -316,13 +342,13 @@ class _Run:
             )
 
 
-def _write_best(run, classes, decoded_dir, checkpoint_path, history_path):
-    """Write the best-by-val checkpoint and the history; remove the resume file."""
-    settings, best = run.settings, run.best
-    checkpoint = {
-        "model": best["model"],
-        "epoch": best["epoch"],
-        "val_top1": best["val_top1"],
+def checkpoint_record(run, state, classes, decoded_dir=None):
+    """A checkpoint file's content: the weights and epoch of `state` and what the run started from."""
+    settings = run.settings
+    return {
+        "model": state["model"],
+        "epoch": state["epoch"],
+        "val_top1": state["val_top1"],
         "classes": classes,
         "settings": asdict(settings),
         "init_md5": file_md5(settings.init_from) if settings.init_from else None,
@@ -331,6 +357,17 @@ def _write_best(run, classes, decoded_dir, checkpoint_path, history_path):
         "classifier_group": {"lr_mult": settings.classifier_lr_mult,
                              "parameters": run.model.classifier_parameter_names()},
     }
+
+
+def snapshot_epochs(epochs, kept):
+    """`kept` epochs spread evenly over 1..epochs, the last always among them."""
+    return sorted({max(1, round(epochs * k / kept)) for k in range(1, kept + 1)})
+
+
+def _write_best(run, classes, decoded_dir, checkpoint_path, history_path):
+    """Write the best-by-val checkpoint and the history; remove the resume file."""
+    best = run.best
+    checkpoint = checkpoint_record(run, best, classes, decoded_dir)
     write_history(run.history, history_path)
     atomic_save(checkpoint, checkpoint_path)
     if run.resume_path is not None and Path(run.resume_path).exists():
