@@ -4,10 +4,61 @@ SYNTHETIC = [name for name, spec in DATA_SOURCES.items() if spec["source"] == "s
 DOWNLOADED = [name for name, spec in DATA_SOURCES.items() if spec["source"] == "url"]
 
 
+# --- CUB's train-fullsup (CUBV2) of the wsol2020 protocol: a tar of class folders and four metadata
+# files in the reference evaluator's format (infocam.data.fullsup, docs/datasets.md) ---
+
+FULLSUP_METADATA = ("image_ids", "image_sizes", "localization", "class_labels")
+# datasets.<name>.fullsup of every CUB-format dataset whose protocols list wsol2020
+FULLSUP = {
+    name: spec["fullsup"] for name, spec in DATA_SOURCES.items()
+    if spec["format"] == "cub" and "wsol2020" in spec.get("protocols", ["paper"])
+}
+FULLSUP_SYNTHETIC = [name for name, fullsup in FULLSUP.items() if fullsup["source"] == "synthetic"]
+FULLSUP_DOWNLOADED = [name for name, fullsup in FULLSUP.items() if fullsup["source"] == "url"]
+
+
+def fullsup_images(dataset):
+    """The train-fullsup tar (or, source local, a folder of class folders) of `dataset`; [] without one."""
+    if dataset not in FULLSUP:
+        return []
+    fullsup = FULLSUP[dataset]
+    return fullsup["path"] if fullsup["source"] == "local" else f"data/raw/{dataset}/{fullsup['archive']}"
+
+
+def fullsup_metadata(dataset):
+    """The four metadata files: beside the tar in `<archive>.metadata/`, or in place (source local)."""
+    if dataset not in FULLSUP:
+        return []
+    fullsup = FULLSUP[dataset]
+    folder = fullsup["metadata"] if fullsup["source"] == "local" else f"{fullsup_images(dataset)}.metadata"
+    return [os.path.join(folder, f"{name}.txt") for name in FULLSUP_METADATA]
+
+
+def fullsup_options(wildcards, input):
+    """`infocam prepare`'s train-fullsup options: the images, their checksum, the metadata and its checksums."""
+    if wildcards.dataset not in FULLSUP:
+        return ""
+    fullsup = FULLSUP[wildcards.dataset]
+    options = [f"--fullsup {input.fullsup}", f"--fullsup-metadata {os.path.dirname(input.fullsup_metadata[0])}"]
+    if fullsup["source"] == "synthetic":
+        options.append(f"--fullsup-md5-file {input.fullsup}.md5")
+    elif fullsup.get("md5") and not os.path.isdir(input.fullsup):
+        options.append(f"--fullsup-md5 {fullsup['md5']}")
+    options += [f"--fullsup-metadata-md5 {name}={md5}" for name, md5 in sorted(fullsup.get("metadata_md5", {}).items())]
+    return " ".join(options)
+
+
+def fullsup_download_md5(wildcards):
+    md5 = FULLSUP[wildcards.dataset].get("md5")
+    return f"--md5 {md5}" if md5 else "--no-md5"
+
+
 # Downloads run on the machine Snakemake runs on (a cluster's login node), not on compute nodes.
 localrules:
     download_archive,
     download_mnist,
+    download_fullsup_archive,
+    download_fullsup_metadata,
 
 
 rule synthesize_archive:
@@ -60,6 +111,79 @@ rule download_archive:
         " 2>&1 | tee {log}"
 
 
+rule synthesize_fullsup:
+    output:
+        archive="data/raw/{dataset}/{archive}",
+        md5="data/raw/{dataset}/{archive}.md5",
+        metadata=expand("data/raw/{{dataset}}/{{archive}}.metadata/{name}.txt", name=FULLSUP_METADATA),
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_SYNTHETIC) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
+    params:
+        settings=lambda wildcards: as_settings(DATA_SOURCES[wildcards.dataset]["synthetic"]),
+        fullsup=lambda wildcards: as_settings(FULLSUP[wildcards.dataset]["synthetic"]),
+    log:
+        "logs/synthesize/{dataset}/{archive}.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}/{archive}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "infocam synthesize --format cub --out {output.archive} --settings {params.settings:q}"
+        " --fullsup {params.fullsup:q} > {log} 2>&1"
+
+
+rule download_fullsup_archive:
+    output:
+        "data/raw/{dataset}/{archive}",
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_DOWNLOADED) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
+    params:
+        url=lambda wildcards: FULLSUP[wildcards.dataset]["url"],
+        md5=fullsup_download_md5,
+    log:
+        "logs/download/{dataset}/{archive}.log",
+    benchmark:
+        "results/benchmarks/download/{dataset}/{archive}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=120,
+    shell:
+        "infocam download --url {params.url:q} {params.md5} --out {output} --dataset {wildcards.dataset}"
+        " 2>&1 | tee {log}"
+
+
+rule download_fullsup_metadata:
+    output:
+        "data/raw/{dataset}/{archive}.metadata/{name}.txt",
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_DOWNLOADED) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
+        name=_alternatives(FULLSUP_METADATA),
+    params:
+        url=lambda wildcards: f"{FULLSUP[wildcards.dataset]['metadata'].rstrip('/')}/{wildcards.name}.txt",
+        md5=lambda wildcards: FULLSUP[wildcards.dataset]["metadata_md5"][wildcards.name],
+    log:
+        "logs/download/{dataset}/{archive}.metadata/{name}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "infocam download --url {params.url:q} --md5 {params.md5} --out {output} --dataset {wildcards.dataset}"
+        " 2>&1 | tee {log}"
+
+
 rule download_mnist:
     output:
         expand("data/raw/mnist/{name}", name=MNIST_FILES),
@@ -83,12 +207,15 @@ rule prepare_dataset:
     input:
         archive=lambda wildcards: raw_archive(wildcards.dataset),  # or an extracted copy (a folder)
         parts=lambda wildcards: part_boxes(wildcards.dataset),
+        fullsup=lambda wildcards: fullsup_images(wildcards.dataset),  # wsol2020's CUB train-fullsup
+        fullsup_metadata=lambda wildcards: fullsup_metadata(wildcards.dataset),
     output:
         directory("data/prepared/{dataset}"),
     params:
         fmt=dataset_setting("format"),
         source=prepare_source_options,
         expected=expected_options,
+        fullsup=fullsup_options,
     log:
         "logs/prepare/{dataset}.log",
     benchmark:
@@ -101,7 +228,7 @@ rule prepare_dataset:
         runtime=60,
     shell:
         "infocam prepare --format {params.fmt} {params.source}"
-        " {params.expected} --out {output} > {log} 2>&1"
+        " {params.expected} {params.fullsup} --out {output} > {log} 2>&1"
 
 
 # The decoded-image cache (training.cache_images): a prepared dataset's train and val images,
