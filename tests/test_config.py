@@ -138,3 +138,48 @@ def test_check_config_reads_the_files_before_snakemake_as_make_tables_does(tmp_p
     assert done.returncode == 1
     assert done.stderr.strip() == ("infocam check-config: error: config key 'datasets.tiny.region.vgg16': R = 5 is "
                                    "larger than the 4 x 4 class maps of vgg16 at crop 64 and output stride 16")
+
+
+# --- protocols and CUB's train-fullsup (wsol2020) -------------------------------------------
+
+
+def test_protocols_default_to_the_papers_and_need_no_fullsup(default_config):
+    cub = default_config["datasets"]["cub"]
+    del cub["protocols"], cub["fullsup"]
+    assert validate_config(default_config)["datasets"]["cub"]["protocols"] == ["paper"]
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["cub"].pop("fullsup"),
+     "config key 'datasets.cub.fullsup': required when protocols list wsol2020 "
+     "(CUB's train-fullsup images and metadata, config/README.md)"),
+    (lambda d: d["tiny"].update(fullsup={"source": "synthetic", "archive": "x.tar", "synthetic": {"per_class": 1, "seed": 0}}),
+     "config key 'datasets.tiny.fullsup': only a CUB-format dataset has train-fullsup "
+     "(under wsol2020 Tiny-ImageNet's val half plays its part); remove the key"),
+    (lambda d: d["cub"]["fullsup"].pop("synthetic"),
+     "config key 'datasets.cub.fullsup.synthetic': required when source is 'synthetic'"),
+    (lambda d: d["cub"]["fullsup"].update(archive="synthetic-cub.tgz"),
+     "config key 'datasets.cub.fullsup.archive': synthetic-cub.tgz is the dataset's own archive's name"),
+    (lambda d: d["cub"]["fullsup"].update(source="url", url="http://x/CUBV2.tar", metadata="http://x/val",
+                                          metadata_md5={"image_ids": "0" * 32}),
+     "config key 'datasets.cub.fullsup.source': 'url' train-fullsup images do not match the dataset's "
+     "'synthetic' ones (a synthetic dataset's fullsup is synthetic)"),
+    (lambda d: d["cub"]["fullsup"].update(source="local", path="/no/such/CUBV2.tar", metadata="/no/such"),
+     "config key 'datasets.cub.fullsup.path': /no/such/CUBV2.tar does not exist (source is 'local')"),
+    (lambda d: d["cub"]["fullsup"].update(md5="xyz"),
+     "config key 'datasets.cub.fullsup.md5': 'xyz' does not match '^[0-9a-f]{32}$'"),
+])
+def test_a_bad_fullsup_names_its_key(default_config, edit, message):
+    edit(default_config["datasets"])
+    with pytest.raises(ConfigError) as caught:
+        validate_config(default_config)
+    assert str(caught.value) == message
+
+
+def test_a_url_fullsup_needs_every_metadata_md5():
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "paper.yaml")
+    assert config["datasets"]["cub"]["fullsup"]["md5"] is None  # CUBV2.tar's md5 is not published
+    del config["datasets"]["cub"]["fullsup"]["metadata_md5"]["localization"]
+    with pytest.raises(ConfigError, match=r"^config key 'datasets.cub.fullsup.metadata_md5.localization': "
+                                          r"required when source is 'url'$"):
+        validate_config(config)

@@ -43,11 +43,28 @@ def paper_config():
 def test_paper_config_plans_the_whole_grid_in_under_ten_seconds(tmp_path):
     counts, _, seconds = dry_run(tmp_path, PAPER, *TABLES)
     # dvc_track: a .dvc record for each archive, prepared dataset and checkpoint
+    # download_fullsup_*: wsol2020's CUB train-fullsup, the CUBV2 tar and the reference's four metadata files
     assert counts == {
-        "download_archive": 2, "prepare_dataset": 2, "decode_images": 2, "train": 8, "evaluate": 8, "table": 4,
-        "dvc_track": 12, "total": 38,
+        "download_archive": 2, "download_fullsup_archive": 1, "download_fullsup_metadata": 4, "prepare_dataset": 2,
+        "decode_images": 2, "train": 8, "evaluate": 8, "table": 4, "dvc_track": 12, "total": 43,
     }
     assert seconds < 10
+
+
+def test_paper_config_downloads_cubv2_and_its_metadata_for_cub_alone(tmp_path):
+    counts, stdout, _ = dry_run(tmp_path, PAPER, "data/prepared/cub", "data/prepared/tiny")
+    assert counts["download_fullsup_archive"] == 1 and counts["download_fullsup_metadata"] == 4
+    cubv2 = "https://onedrive.live.com/download?cid=B7111B95B80CCC66&resid=B7111B95B80CCC66%2130812&authkey=AFMzb4akufUiWU0"
+    assert f"infocam download --url '{cubv2}' --no-md5 --out data/raw/cub/CUBV2.tar" in stdout
+    metadata = "https://raw.githubusercontent.com/clovaai/wsolevaluation/96f4b88679af41f005824661f47e6fe3628af2aa/metadata/CUB/val"
+    md5s = {"image_ids": "6f38783732b000695dba95dd004a2196", "image_sizes": "46e54dc4f3939907cf99b6c82a90d627",
+            "localization": "4d8cd4975ecdd3bccb8bfae1df01fddc", "class_labels": "7454d9034450daac17bcd01ab4398792"}
+    for name, md5 in md5s.items():
+        assert (f"infocam download --url {metadata}/{name}.txt --md5 {md5} "
+                f"--out data/raw/cub/CUBV2.tar.metadata/{name}.txt") in stdout
+        assert f"--fullsup-metadata-md5 {name}={md5}" in stdout
+    assert "--fullsup data/raw/cub/CUBV2.tar --fullsup-metadata data/raw/cub/CUBV2.tar.metadata" in stdout
+    assert stdout.count("--fullsup ") == 1  # Tiny-ImageNet has no fullsup key
 
 
 def test_an_extracted_copy_replaces_the_download(tmp_path):
@@ -74,8 +91,25 @@ def test_an_archive_on_disk_replaces_the_download_and_keeps_its_checksum(tmp_pat
     configfile = tmp_path / "archive.yaml"
     configfile.write_text(yaml.safe_dump(config))
     counts, stdout, _ = dry_run(tmp_path / "work", configfile, "data/prepared/cub")
-    assert counts == {"prepare_dataset": 1, "total": 1}
+    # only train-fullsup (datasets.cub.fullsup, still source url) is downloaded
+    assert counts == {"download_fullsup_archive": 1, "download_fullsup_metadata": 4, "prepare_dataset": 1, "total": 6}
     assert f"--archive {archive} --md5 97eceeb196236b17998738112f37df78" in stdout
+
+
+def test_a_local_cubv2_folder_and_metadata_replace_their_downloads(tmp_path):
+    images, metadata = tmp_path / "CUBV2", tmp_path / "metadata" / "CUB" / "val"
+    images.mkdir()
+    metadata.mkdir(parents=True)
+    for name in ("image_ids", "image_sizes", "localization", "class_labels"):
+        (metadata / f"{name}.txt").write_text("stand-in; a dry run does not read it")
+    config = paper_config()
+    config["datasets"]["cub"]["fullsup"] = {"source": "local", "archive": "CUBV2.tar", "md5": None,
+                                            "path": str(images), "metadata": str(metadata)}
+    configfile = tmp_path / "local.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    counts, stdout, _ = dry_run(tmp_path / "work", configfile, "data/prepared/cub")
+    assert counts == {"download_archive": 1, "prepare_dataset": 1, "total": 2}
+    assert f"--fullsup {images} --fullsup-metadata {metadata} --out data/prepared/cub" in stdout
 
 
 def test_mnist_download_rule_is_planned_as_one_job(tmp_path):

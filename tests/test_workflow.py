@@ -94,6 +94,10 @@ def test_tiny_config_builds_every_table(tmp_path):
     assert table1[["gt_loc", "top1_loc"]].notna().all().all()
     assert ((table1.gt_loc >= table1.top1_loc) & table1.gt_loc.between(0, 100)).all()
     assert (table1.n_test == 3 * 2).all()  # 4 held-out per class -> 2 test per class
+    # wsol2020's CUB train-fullsup: 2 synthetic CUBV2 images per class of the 3, in the prepared folder
+    fullsup = pd.read_csv(tmp_path / "data" / "prepared" / "cub" / "fullsup.csv")
+    assert len(fullsup) == 3 * 2 and list(fullsup.columns) == ["image_id", "path", "label", "width", "height"]
+    assert not (tmp_path / "data" / "prepared" / "tiny" / "fullsup.csv").exists()
     for name in ("table3", "table4", "table5", "table6"):
         assert (tmp_path / "results" / f"{name}.md").read_text().startswith("# Table")
     table6 = pd.read_csv(tmp_path / "results" / "table6.csv")

@@ -152,6 +152,43 @@ def _check_dataset(name, dataset):
         local = "path is an archive (a folder holding an extracted copy needs none)"
         when = "source is 'url'" if dataset["source"] == "url" else local
         raise ConfigError(f"config key '{key}.md5': required when {when}")
+    _check_fullsup(key, dataset)
+
+
+FULLSUP_NEEDS = {"synthetic": ["synthetic"], "url": ["url", "metadata", "metadata_md5"], "local": ["path", "metadata"]}
+METADATA_NAMES = ("image_ids", "image_sizes", "localization", "class_labels")
+
+
+def _check_fullsup(key, dataset):
+    """CUB's train-fullsup (the wsol2020 protocol): present exactly where it is used, with what its source needs."""
+    fullsup = dataset.get("fullsup")
+    if dataset["format"] != "cub":
+        if fullsup is not None:
+            raise ConfigError(f"config key '{key}.fullsup': only a CUB-format dataset has train-fullsup "
+                              f"(under wsol2020 Tiny-ImageNet's val half plays its part); remove the key")
+        return
+    if fullsup is None:
+        if "wsol2020" in dataset["protocols"]:
+            raise ConfigError(f"config key '{key}.fullsup': required when protocols list wsol2020 "
+                              f"(CUB's train-fullsup images and metadata, config/README.md)")
+        return
+    key = f"{key}.fullsup"
+    for needed in FULLSUP_NEEDS[fullsup["source"]]:
+        if needed not in fullsup:
+            raise ConfigError(f"config key '{key}.{needed}': required when source is '{fullsup['source']}'")
+    if fullsup["archive"] == dataset["archive"]:
+        raise ConfigError(f"config key '{key}.archive': {fullsup['archive']} is the dataset's own archive's name")
+    if (fullsup["source"] == "synthetic") != (dataset["source"] == "synthetic") and fullsup["source"] != "local":
+        raise ConfigError(f"config key '{key}.source': '{fullsup['source']}' train-fullsup images do not match "
+                          f"the dataset's '{dataset['source']}' ones (a synthetic dataset's fullsup is synthetic)")
+    if fullsup["source"] == "url":
+        missing = [name for name in METADATA_NAMES if name not in fullsup["metadata_md5"]]
+        if missing:
+            raise ConfigError(f"config key '{key}.metadata_md5.{missing[0]}': required when source is 'url'")
+    if fullsup["source"] == "local":
+        for needed in ("path", "metadata"):
+            if not os.path.exists(fullsup[needed]):
+                raise ConfigError(f"config key '{key}.{needed}': {fullsup[needed]} does not exist (source is 'local')")
 
 
 def _check_regions(key, dataset):

@@ -5,6 +5,7 @@ CUB-200-2011 and Tiny-ImageNet layouts; nothing here touches the network.
 """
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -24,7 +25,8 @@ from infocam.data import DataFormatError, download, prepare_dataset
 from infocam.data.archives import extract_archive
 from infocam.data.download import DownloadError, download_file
 from infocam.data.prepare import prepare_extracted
-from infocam.data.synthetic import write_cub_archive, write_tiny_archive
+from infocam.data.synthetic import (FullsupSettings, SyntheticSettings, fullsup_metadata_folder, write_cub_archive,
+                                    write_fullsup_archive, write_tiny_archive)
 
 SPLITS = ("train", "val", "test")
 TABLES = ("train.csv", "val.csv", "test.csv", "boxes.csv", "classes.csv")
@@ -128,6 +130,25 @@ def serve_archive(server, tmp_path, fmt):
     return server.url(f"/files/{built.name}"), md5, built.read_bytes()
 
 
+FULLSUP_NAMES = ("image_ids", "image_sizes", "localization", "class_labels")
+
+
+def serve_fullsup(server, tmp_path):
+    """A synthetic CUBV2 tar (2 images per class of write_archive's CUB) and its four metadata files,
+    served as the real ones are; return the config's datasets.cub.fullsup for them."""
+    tar = tmp_path / "built" / "CUBV2.tar"
+    cub = SyntheticSettings(n_classes=2, train_per_class=2, heldout_per_class=4, seed=0, min_size=40, max_size=56)
+    write_fullsup_archive(tar, cub, FullsupSettings(per_class=2, seed=0))
+    server.files["/onedrive/CUBV2.tar"] = tar.read_bytes()
+    md5s = {}
+    for name in FULLSUP_NAMES:
+        data = (fullsup_metadata_folder(tar) / f"{name}.txt").read_bytes()
+        server.files[f"/metadata/CUB/val/{name}.txt"] = data
+        md5s[name] = md5_of(data)
+    return {"source": "url", "url": server.url("/onedrive/CUBV2.tar"), "archive": "CUBV2.tar", "md5": None,
+            "metadata": server.url("/metadata/CUB/val"), "metadata_md5": md5s}
+
+
 def split_sizes(prepared):
     return {split: len((prepared / f"{split}.csv").read_text().splitlines()) - 1 for split in SPLITS}
 
@@ -164,6 +185,7 @@ def test_workflow_downloads_and_prepares_both_datasets(tmp_path, server):
     for fmt in ("cub", "tiny"):
         url, md5, _ = serve_archive(server, tmp_path, fmt)
         config["datasets"][fmt].update(url=url, md5=md5, expected=COUNTS[fmt])
+    config["datasets"]["cub"]["fullsup"] = serve_fullsup(server, tmp_path)
     configfile = tmp_path / "served.yaml"
     configfile.write_text(yaml.safe_dump(config))
     work = tmp_path / "work"
@@ -175,10 +197,59 @@ def test_workflow_downloads_and_prepares_both_datasets(tmp_path, server):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for fmt in ("cub", "tiny"):
         assert split_sizes(work / "data" / "prepared" / fmt) == {"train": 4, "val": 4, "test": 4}
-        assert files_under(work / "data" / "raw" / fmt) == [ARCHIVES[fmt]]
         log = work / "logs" / "download" / fmt / f"{ARCHIVES[fmt]}.log"
         assert f"saved data/raw/{fmt}/{ARCHIVES[fmt]}" in log.read_text()
-    assert sum(server.requests.values()) == 2
+    assert files_under(work / "data" / "raw" / "tiny") == [ARCHIVES["tiny"]]
+    assert files_under(work / "data" / "raw" / "cub") == sorted(
+        [ARCHIVES["cub"], "CUBV2.tar"] + [f"CUBV2.tar.metadata/{name}.txt" for name in FULLSUP_NAMES])
+    # train-fullsup: the CUBV2 tar has no known md5, which the download and preparation say
+    assert "no md5 given, so no checksum was checked" in (work / "logs/download/cub/CUBV2.tar.log").read_text()
+    assert "no checksum was checked" in (work / "logs/prepare/cub.log").read_text()
+    fullsup = (work / "data/prepared/cub/fullsup.csv").read_text().splitlines()
+    assert len(fullsup) == 1 + 4 and fullsup[1].startswith("1000001,images/fullsup/001.")
+    record = json.loads((work / "data/prepared/cub/source.json").read_text())["fullsup"]
+    assert record["md5_checked"] is False and record["md5"] == md5_of(server.files["/onedrive/CUBV2.tar"])
+    assert sum(server.requests.values()) == 2 + 1 + 4
+
+
+def test_served_fullsup_is_downloaded_and_prepared_and_a_wrong_metadata_md5_keeps_nothing(tmp_path, server, capsys):
+    url, md5, _ = serve_archive(server, tmp_path, "cub")
+    fullsup = serve_fullsup(server, tmp_path)
+    raw = tmp_path / "data" / "raw" / "cub"
+    assert cli.main(["download", "--url", url, "--md5", md5, "--out", str(raw / "CUB_200_2011.tgz")]) == 0
+    assert cli.main(["download", "--url", fullsup["url"], "--no-md5", "--out", str(raw / "CUBV2.tar")]) == 0
+    assert "no md5 given, so no checksum was checked; the file's md5 is" in capsys.readouterr().out
+    metadata = raw / "CUBV2.tar.metadata"
+    for name in FULLSUP_NAMES:
+        argv = ["download", "--url", f"{fullsup['metadata']}/{name}.txt", "--md5", fullsup["metadata_md5"][name],
+                "--out", str(metadata / f"{name}.txt")]
+        assert cli.main(argv) == 0
+    out = tmp_path / "data" / "prepared" / "cub"
+    checks = [f"--fullsup-metadata-md5={name}={value}" for name, value in fullsup["metadata_md5"].items()]
+    argv = ["prepare", "--format", "cub", "--archive", str(raw / "CUB_200_2011.tgz"), "--md5", md5,
+            "--fullsup", str(raw / "CUBV2.tar"), "--fullsup-metadata", str(metadata), *checks, "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert len((out / "fullsup.csv").read_text().splitlines()) == 1 + 4
+    assert json.loads((out / "source.json").read_text())["fullsup"]["metadata_md5"] == fullsup["metadata_md5"]
+
+    # a metadata file whose md5 is not the recorded one: one line, no file kept, and prepare refuses it too
+    wrong = "0" * 32
+    target = tmp_path / "again" / "localization.txt"
+    argv = ["download", "--url", f"{fullsup['metadata']}/localization.txt", "--md5", wrong, "--out", str(target)]
+    assert cli.main(argv) == 1
+    error = capsys.readouterr().err.splitlines()[-1]  # after the progress bar
+    assert error == (f"infocam download: error: {fullsup['metadata']}/localization.txt: downloaded file has md5 "
+                     f"{fullsup['metadata_md5']['localization']}, expected {wrong}; nothing was kept at {target}")
+    assert files_under(tmp_path / "again") == []
+    again = tmp_path / "prepared_again"
+    bad = ["prepare", "--format", "cub", "--archive", str(raw / "CUB_200_2011.tgz"), "--md5", md5,
+           "--fullsup", str(raw / "CUBV2.tar"), "--fullsup-metadata", str(metadata),
+           f"--fullsup-metadata-md5=localization={wrong}", "--out", str(again)]
+    assert cli.main(bad) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        f"infocam prepare: error: {metadata / 'localization.txt'}: md5 is {fullsup['metadata_md5']['localization']}, "
+        f"expected {wrong}"]
+    assert not again.exists() and not list(tmp_path.glob(".prepared_again*"))
 
 
 # --- bad downloads -----------------------------------------------------------

@@ -4,10 +4,15 @@ SYNTHETIC = [name for name, spec in DATA_SOURCES.items() if spec["source"] == "s
 DOWNLOADED = [name for name, spec in DATA_SOURCES.items() if spec["source"] == "url"]
 
 
+include: "fullsup.smk"  # helpers of the train-fullsup rules below (a functions-only file, as lint asks)
+
+
 # Downloads run on the machine Snakemake runs on (a cluster's login node), not on compute nodes.
 localrules:
     download_archive,
     download_mnist,
+    download_fullsup_archive,
+    download_fullsup_metadata,
 
 
 rule synthesize_archive:
@@ -60,6 +65,79 @@ rule download_archive:
         " 2>&1 | tee {log}"
 
 
+rule synthesize_fullsup:
+    output:
+        archive="data/raw/{dataset}/{archive}",
+        md5="data/raw/{dataset}/{archive}.md5",
+        metadata=expand("data/raw/{{dataset}}/{{archive}}.metadata/{name}.txt", name=FULLSUP_METADATA),
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_SYNTHETIC) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
+    params:
+        settings=lambda wildcards: as_settings(DATA_SOURCES[wildcards.dataset]["synthetic"]),
+        fullsup=lambda wildcards: as_settings(FULLSUP[wildcards.dataset]["synthetic"]),
+    log:
+        "logs/synthesize/{dataset}/{archive}.log",
+    benchmark:
+        "results/benchmarks/synthesize/{dataset}/{archive}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "infocam synthesize --format cub --out {output.archive} --settings {params.settings:q}"
+        " --fullsup {params.fullsup:q} > {log} 2>&1"
+
+
+rule download_fullsup_archive:
+    output:
+        "data/raw/{dataset}/{archive}",
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_DOWNLOADED) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
+    params:
+        url=lambda wildcards: FULLSUP[wildcards.dataset]["url"],
+        md5=fullsup_download_md5,
+    log:
+        "logs/download/{dataset}/{archive}.log",
+    benchmark:
+        "results/benchmarks/download/{dataset}/{archive}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=120,
+    shell:
+        "infocam download --url {params.url:q} {params.md5} --out {output} --dataset {wildcards.dataset}"
+        " 2>&1 | tee {log}"
+
+
+rule download_fullsup_metadata:
+    output:
+        "data/raw/{dataset}/{archive}.metadata/{name}.txt",
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_DOWNLOADED) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
+        name=_alternatives(FULLSUP_METADATA),
+    params:
+        url=lambda wildcards: f"{FULLSUP[wildcards.dataset]['metadata'].rstrip('/')}/{wildcards.name}.txt",
+        md5=lambda wildcards: FULLSUP[wildcards.dataset]["metadata_md5"][wildcards.name],
+    log:
+        "logs/download/{dataset}/{archive}.metadata/{name}.log",
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=10,
+    shell:
+        "infocam download --url {params.url:q} --md5 {params.md5} --out {output} --dataset {wildcards.dataset}"
+        " 2>&1 | tee {log}"
+
+
 rule download_mnist:
     output:
         expand("data/raw/mnist/{name}", name=MNIST_FILES),
@@ -83,12 +161,15 @@ rule prepare_dataset:
     input:
         archive=lambda wildcards: raw_archive(wildcards.dataset),  # or an extracted copy (a folder)
         parts=lambda wildcards: part_boxes(wildcards.dataset),
+        fullsup=lambda wildcards: fullsup_images(wildcards.dataset),  # wsol2020's CUB train-fullsup
+        fullsup_metadata=lambda wildcards: fullsup_metadata(wildcards.dataset),
     output:
         directory("data/prepared/{dataset}"),
     params:
         fmt=dataset_setting("format"),
         source=prepare_source_options,
         expected=expected_options,
+        fullsup=fullsup_options,
     log:
         "logs/prepare/{dataset}.log",
     benchmark:
@@ -101,7 +182,7 @@ rule prepare_dataset:
         runtime=60,
     shell:
         "infocam prepare --format {params.fmt} {params.source}"
-        " {params.expected} --out {output} > {log} 2>&1"
+        " {params.expected} {params.fullsup} --out {output} > {log} 2>&1"
 
 
 # The decoded-image cache (training.cache_images): a prepared dataset's train and val images,

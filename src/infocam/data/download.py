@@ -43,7 +43,7 @@ class _TransferFailed(Exception):
 
 def download_file(
     url: str,
-    md5: str,
+    md5: str | None,
     out: Path,
     *,
     dataset: str | None = None,
@@ -59,13 +59,17 @@ def download_file(
     Raises ChecksumError (expected and actual md5) or DownloadError (what to fetch by hand,
     and, given `dataset`, which config key points at a copy instead; its own message when the
     server answered with an HTML page); either way nothing is left at `out` or beside it.
+
+    `md5` None is for a file whose md5 nobody has recorded (train-fullsup's CUBV2.tar): it is
+    fetched every time, kept unchecked, and a line says so and gives the md5 it has.
     """
-    out, md5 = Path(out), md5.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{32}", md5):
+    out = Path(out)
+    md5 = None if md5 is None else md5.strip().lower()
+    if md5 is not None and not re.fullmatch(r"[0-9a-f]{32}", md5):
         raise ValueError(f"md5 '{md5}' is not 32 hex digits")
     if attempts < 1:
         raise ValueError(f"attempts must be at least 1, got {attempts}")
-    if out.is_file() and pooch.file_hash(str(out), alg="md5") == md5:
+    if md5 is not None and out.is_file() and pooch.file_hash(str(out), alg="md5") == md5:
         print(f"{out} is already there (md5 {md5})")
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -74,22 +78,29 @@ def download_file(
         _transfer_with_retries(url, part, attempts, first_wait, timeout)
         if _is_html_page(part):
             raise DownloadError(f"the server sent an HTML page, not the archive: {url}; open it in a browser, "
-                                f"fetch the file yourself and put it at {out} (md5 {md5})", "HTML page")
+                                f"fetch the file yourself and put it at {out}{_md5_note(md5)}", "HTML page")
         actual = pooch.file_hash(str(part), alg="md5")
-        if actual != md5:
+        if md5 is None:
+            print(f"{url}: no md5 given, so no checksum was checked; the file's md5 is {actual}")
+            md5 = actual
+        elif actual != md5:
             raise ChecksumError(f"{url}: downloaded file has md5 {actual}, expected {md5}; nothing was kept at {out}")
         os.replace(part, out)
     except _TransferFailed as failed:
         hint = f", or set datasets.{dataset}.source: local and datasets.{dataset}.path to a copy" if dataset else ""
         raise DownloadError(
             f"cannot download {url} ({failed.reason}; {_attempts(failed.attempts)}); "
-            f"fetch it yourself and put it at {out} (md5 {md5}){hint}",
+            f"fetch it yourself and put it at {out}{_md5_note(md5)}{hint}",
             failed.reason,
         ) from None
     finally:
         part.unlink(missing_ok=True)
     print(f"saved {out} (md5 {md5})")
     return out
+
+
+def _md5_note(md5: str | None) -> str:
+    return f" (md5 {md5})" if md5 else ""
 
 
 HTML_STARTS = (b"<!doctype html", b"<html")

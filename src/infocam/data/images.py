@@ -13,7 +13,7 @@ from infocam.data.errors import DataFormatError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-SPLITS = ("train", "val", "test")
+SPLITS = ("train", "val", "test", "fullsup")  # fullsup: CUB's train-fullsup (wsol2020 protocol), fullsup.py
 SPLIT_COLUMNS = ["image_id", "path", "label", "width", "height"]
 BOX_COLUMNS = ["image_id", "x0", "y0", "x1", "y1"]
 PART_COLUMNS = ["image_id", "part", "x0", "y0", "x1", "y1"]
@@ -33,7 +33,11 @@ def load_split(prepared_dir: Path, split: str) -> pd.DataFrame:
     """The rows of <split>.csv: image_id, path, label, width, height."""
     if split not in SPLITS:
         raise ValueError(f"unknown split '{split}', expected one of: {', '.join(SPLITS)}")
-    return _read_table(Path(prepared_dir) / f"{split}.csv", SPLIT_COLUMNS)
+    path = Path(prepared_dir) / f"{split}.csv"
+    if split == "fullsup" and not path.is_file():
+        raise FileNotFoundError(f"{path}: not found; this dataset was prepared without train-fullsup "
+                                f"(a CUB-format dataset gets it when its protocols list wsol2020)")
+    return _read_table(path, SPLIT_COLUMNS)
 
 
 def load_boxes(prepared_dir: Path) -> dict[str, np.ndarray]:

@@ -4,6 +4,7 @@ checksum -> extract -> parse -> validate -> split, producing in `out_dir`:
 
     images/...                        the extracted images, native relative paths kept
     train.csv, val.csv, test.csv      image_id,path,label,width,height (path relative to out_dir)
+    fullsup.csv, fullsup_ids.csv      with a train-fullsup source (CUB, wsol2020): that split (fullsup.py)
     boxes.csv                         image_id,x0,y0,x1,y1 (original pixels, corners, one row per box)
     classes.csv                       label,name
     parts.csv                         image_id,part,x0,y0,x1,y1 (only with a part-box sidecar, below)
@@ -36,9 +37,11 @@ from pathlib import Path
 from infocam.data import cub, tiny
 from infocam.data.archives import extract_archive, verify_md5
 from infocam.data.errors import DataFormatError
+from infocam.data.fullsup import FullsupSource, add_fullsup
 from infocam.data.lines import parse_int
 from infocam.data.records import NativeDataset
 from infocam.data.splits import ALTERNATING, split_images
+from infocam.data.tables import BOX_COLUMNS, box_rows, write_csv
 from infocam.data.validate import check_expected_counts, fit_boxes, measure_images
 from infocam.io import atomic_folder, file_md5
 
@@ -52,11 +55,13 @@ PART_COLUMNS = ["image_id", "part", "x0", "y0", "x1", "y1"]
 
 
 def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: dict | None = None,
-                    parts: Path | None = None) -> None:
+                    parts: Path | None = None, fullsup: FullsupSource | None = None) -> None:
     """Check, extract, validate and split `archive` (format 'cub' or 'tiny') into `out_dir`;
-    with `parts`, also carry that sidecar's part boxes into parts.csv."""
+    with `parts`, also carry that sidecar's part boxes into parts.csv; with `fullsup` (CUB only),
+    add the train-fullsup split (infocam.data.fullsup)."""
     archive, out_dir = Path(archive), Path(out_dir)
     read, marker = _reader(fmt)
+    _check_fullsup_format(fmt, fullsup)
     verify_md5(archive, md5)
     with atomic_folder(out_dir) as partial:
         extracted = partial / "extracted"
@@ -64,12 +69,13 @@ def prepare_dataset(archive: Path, fmt: str, md5: str, out_dir: Path, expected: 
         dataset = read(_dataset_root(extracted, marker, archive.name))
         checks = _check_and_write(dataset, expected, archive.name, partial, _move_images, parts)
         shutil.rmtree(extracted)
+        _add_fullsup(fullsup, dataset, partial, checks)
         _write_source(partial, {"archive": str(archive), "md5": md5, **checks})
         write_manifest(partial)
 
 
 def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | None = None,
-                      parts: Path | None = None) -> None:
+                      parts: Path | None = None, fullsup: FullsupSource | None = None) -> None:
     """Validate and split an extracted copy in place into `out_dir`, linking to its images.
 
     `folder` is the dataset's top folder (CUB_200_2011/, tiny-imagenet-200/) or a folder
@@ -77,13 +83,26 @@ def prepare_extracted(folder: Path, fmt: str, out_dir: Path, expected: dict | No
     """
     folder, out_dir = Path(folder).resolve(), Path(out_dir)
     read, marker = _reader(fmt)
+    _check_fullsup_format(fmt, fullsup)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder")
     with atomic_folder(out_dir) as partial:
         dataset = read(_dataset_root(folder, marker, str(folder)))
         checks = _check_and_write(dataset, expected, str(folder), partial, _link_images, parts)
+        _add_fullsup(fullsup, dataset, partial, checks)
         _write_source(partial, {"extracted": str(folder), "md5": None, **checks})
         write_manifest(partial)
+
+
+def _check_fullsup_format(fmt: str, fullsup: FullsupSource | None) -> None:
+    if fullsup is not None and fmt != "cub":
+        raise ValueError(f"train-fullsup (CUBV2) belongs to the CUB format; a '{fmt}'-format dataset has none")
+
+
+def _add_fullsup(fullsup: FullsupSource | None, dataset: NativeDataset, folder: Path, checks: dict) -> None:
+    """With `fullsup`, add the train-fullsup split to `folder` and its record to `checks` (source.json)."""
+    if fullsup is not None:
+        checks["fullsup"] = add_fullsup(fullsup, dataset.classes, folder)
 
 
 def _reader(fmt: str) -> tuple[Callable[[Path], NativeDataset], str]:
@@ -111,7 +130,7 @@ def _check_and_write(
     place_images(dataset, folder / "images")
     _write_tables(folder, dataset, boxes, sizes)
     if part_rows is not None:
-        _write_csv(folder / "parts.csv", PART_COLUMNS, part_rows)
+        write_csv(folder / "parts.csv", PART_COLUMNS, part_rows)
     split = dataset.halves_source or ALTERNATING
     print(f"{source}: val and test split {split}")
     return {"split": split, "box_counts": box_counts}
@@ -153,10 +172,9 @@ def _write_tables(folder: Path, dataset: NativeDataset, boxes: list, sizes: dict
         rows = [
             [record.image_id, f"images/{record.path}", record.label, *sizes[record.image_id]] for record in records
         ]
-        _write_csv(folder / f"{split}.csv", SPLIT_COLUMNS, rows)
-    box_rows = [[box.image_id, *(repr(float(v)) for v in (box.x0, box.y0, box.x1, box.y1))] for box in boxes]
-    _write_csv(folder / "boxes.csv", ["image_id", "x0", "y0", "x1", "y1"], box_rows)
-    _write_csv(folder / "classes.csv", ["label", "name"], list(enumerate(dataset.classes)))
+        write_csv(folder / f"{split}.csv", SPLIT_COLUMNS, rows)
+    write_csv(folder / "boxes.csv", BOX_COLUMNS, box_rows(boxes))
+    write_csv(folder / "classes.csv", ["label", "name"], list(enumerate(dataset.classes)))
 
 
 def _read_part_sidecar(path: Path, dataset: NativeDataset, sizes: dict[str, tuple[int, int]]) -> list[list]:
@@ -220,7 +238,7 @@ def _manifest_entries(folder: Path) -> list[list[str]]:
 
 
 def write_manifest(folder: Path) -> None:
-    _write_csv(folder / MANIFEST, ["path", "md5"], _manifest_entries(folder))
+    write_csv(folder / MANIFEST, ["path", "md5"], _manifest_entries(folder))
 
 
 def check_manifest(prepared_dir: Path) -> None:
@@ -239,9 +257,3 @@ def check_manifest(prepared_dir: Path) -> None:
             raise DataFormatError(f"{prepared_dir / path}: {what}; prepare the dataset again "
                                   f"(remove {prepared_dir} and rerun)")
 
-
-def _write_csv(path: Path, header: list[str], rows: list) -> None:
-    with open(path, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(header)
-        writer.writerows(rows)

@@ -21,6 +21,9 @@ usually lack (docs/datasets.md): CUB boxes that end past the image by 1 and by 3
 one that ends exactly on its edge (x + w = W), Tiny-ImageNet one-pixel-wide boxes at the right
 edge, a grayscale and a CMYK JPEG, and a PNG saved under a JPEG name.
 
+`write_fullsup_archive` writes a synthetic CUB dataset's train-fullsup set (the wsol2020
+protocol's CUBV2): a tar of class folders and the reference evaluator's four metadata files.
+
 The archives are byte-identical for a given seed: fixed member order, fixed timestamps,
 gzip header time 0.
 """
@@ -38,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from infocam.io import file_md5, write_text_atomic
+from infocam.io import atomic_folder, file_md5, write_text_atomic
 
 HEAD_COLOURS = {
     "red": (225, 20, 30),
@@ -190,6 +193,80 @@ def write_cub_archive(
         archive.add_text(f"{top}/bounding_boxes.txt", boxes)
     _write_parts(Path(path), heads)
     return _write_md5(Path(path))
+
+
+@dataclass(frozen=True)
+class FullsupSettings:
+    """The synthetic train-fullsup set of a synthetic CUB dataset (datasets.<name>.fullsup.synthetic)."""
+
+    per_class: int
+    seed: int = 0
+
+
+FULLSUP_STREAM = 2  # the train-fullsup images come from rng [seed, 2]: a stream no CUB archive draws
+
+
+def write_fullsup_archive(path, settings: SyntheticSettings, fullsup: FullsupSettings) -> str:
+    """Write a CUBV2-style tar of class folders for the CUB dataset of `settings` (its classes, image
+    sizes and drawing, new images) with `<path>.metadata/` and `<path>.md5`; return the tar's md5.
+
+    The metadata folder holds the reference evaluator's four files (infocam.data.fullsup): ids
+    `<class folder>/<name>.jpg`, names 11-digit numbers like the real Flickr ids, class index the
+    CUB label (0-based). With `settings.quirks`, the first image's box ends past the image (x1 = W + 1)
+    and the second image is a grayscale JPEG.
+    """
+    if fullsup.per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {fullsup.per_class}")
+    _check_options(settings.n_classes, settings.first_class, settings.body_cue)
+    path = Path(path)
+    rng = np.random.default_rng([fullsup.seed, FULLSUP_STREAM])
+    drawn = range(settings.first_class, settings.first_class + settings.n_classes)
+    entries, names = [], set()
+    with _TarWriter(path) as archive:
+        for label, generator_class in enumerate(drawn):
+            folder = f"{label + 1:03d}.{class_name(generator_class)}"  # as in the CUB archive
+            archive.add_folder(f"{folder}/")
+            for _ in range(fullsup.per_class):
+                name = _flickr_like_name(rng, names)
+                width, height = (int(v) for v in rng.integers(settings.min_size, settings.max_size + 1, size=2))
+                specimen = draw_specimen(rng, width, height, generator_class, settings.body_cue)
+                quirk = FULLSUP_QUIRKS[len(entries)] if settings.quirks and len(entries) < len(FULLSUP_QUIRKS) else None
+                archive.add_file(f"{folder}/{name}", _image_file(specimen.image, quirk))
+                x0, y0, x1, y1 = specimen.box
+                box = (x0, y0, width + 1, y1) if quirk == "past_1" else (x0, y0, x1, y1)
+                entries.append((f"{folder}/{name}", width, height, box, label))
+    _write_fullsup_metadata(fullsup_metadata_folder(path), entries)
+    return _write_md5(path)
+
+
+FULLSUP_QUIRKS = ("past_1", "grayscale")  # past_1: x1 = width + 1, past the image by 1 as CUB's "past_1"
+
+
+def fullsup_metadata_folder(archive: Path) -> Path:
+    """Where the synthetic train-fullsup archive's metadata files go: `<archive>.metadata/`."""
+    archive = Path(archive)
+    return archive.with_name(f"{archive.name}.metadata")
+
+
+def _flickr_like_name(rng: np.random.Generator, taken: set[str]) -> str:
+    while True:
+        name = f"{int(rng.integers(10**10, 10**11))}.jpg"
+        if name not in taken:
+            taken.add(name)
+            return name
+
+
+def _write_fullsup_metadata(folder: Path, entries: list) -> None:
+    """The four metadata files, comma-separated, without a final newline (as the reference's are)."""
+    texts = {
+        "image_ids": [image_id for image_id, *_ in entries],
+        "image_sizes": [f"{image_id},{width},{height}" for image_id, width, height, *_ in entries],
+        "localization": [f"{image_id},{','.join(map(str, box))}" for image_id, _, _, box, _ in entries],
+        "class_labels": [f"{image_id},{label}" for image_id, *_, label in entries],
+    }
+    with atomic_folder(folder) as partial:
+        for name, lines in texts.items():
+            (partial / f"{name}.txt").write_text("\n".join(lines), encoding="utf-8")
 
 
 def write_tiny_archive(
@@ -516,6 +593,16 @@ class _TgzWriter(_ArchiveWriter):
         info.uid = info.gid = 0
         info.uname = info.gname = ""
         return info
+
+
+class _TarWriter(_TgzWriter):
+    """An uncompressed tar, as the real CUBV2.tar is."""
+
+    def _open(self):
+        self._tar = tarfile.open(fileobj=self._stream, mode="w", format=tarfile.GNU_FORMAT)
+
+    def _close(self):
+        self._tar.close()
 
 
 class _ZipWriter(_ArchiveWriter):

@@ -13,7 +13,8 @@ fields separated by commas (spaces after a comma are tolerated here):
 - image_sizes.txt  `<image_id>,<width>,<height>`
 - localization.txt `<image_id>,<x0>,<y0>,<x1>,<y1>` in original pixels, integers, one line
   per GT box (an image may have several)
-- class_labels.txt `<image_id>,<class index>` (not needed for boxes; written by export)
+- class_labels.txt `<image_id>,<class index>` (not needed for boxes; written by export, read
+  when CUB's train-fullsup split is prepared, infocam.data.fullsup)
 
 `localize_eval_reference` scores such a folder with the same loop as `localize_eval_files`
 (infocam.wsol.localize.evaluate_score_maps), so both give the same json. `export_reference_layout`
@@ -111,6 +112,28 @@ def read_reference_boxes(path, sizes):
             raise ValueError(f"{path}:{line}: expected x0 <= x1 and y0 <= y1, got {x0}, {y0}, {x1}, {y1}")
         boxes.setdefault(image_id, []).append([x0, y0, x1, y1])
     return boxes
+
+
+def read_reference_class_labels(path):
+    """{image_id: class index} from class_labels.txt; an index must be a non-negative integer."""
+    labels = {}
+    for line, (image_id, label_text) in _text_rows(path, 2):
+        if image_id in labels:
+            raise ValueError(f"{path}:{line}: image id {image_id!r} appears twice")
+        label = _integer(path, line, "class index", label_text)
+        if label < 0:
+            raise ValueError(f"{path}:{line}: class index must be 0 or more, got {label}")
+        labels[image_id] = label
+    return labels
+
+
+def id_lines(path, n_fields):
+    """{image_id: [line number, ...]} of a metadata file, one number per line of that id in file order
+    (what error messages name; the readers above return values only)."""
+    lines = {}
+    for line, fields in _text_rows(path, n_fields):
+        lines.setdefault(fields[0], []).append(line)
+    return lines
 
 
 def sizes_of_listed_images(image_ids, sizes, ids_file, sizes_file):
