@@ -125,7 +125,10 @@ def test_tiny_config_builds_every_table(tmp_path):
     tables = sorted(str(path) for path in (tmp_path / "results").glob("*.csv") if path.name != "double_digit_localisation.csv")
     audit = subprocess.run(["infocam", "audit", *tables], cwd=tmp_path, capture_output=True, text=True)
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr
-    assert audit.stdout.count("DVC was not used") == len(tables) == 10  # 8 tables, comparisons, claims
+    # 8 tables, comparisons, claims, and the 2020 protocol's table, normalisation table and comparisons
+    assert audit.stdout.count("DVC was not used") == len(tables) == 13
+    wsol2020 = pd.read_csv(tmp_path / "results" / "table1_wsol2020.csv")
+    assert len(wsol2020) == 8 * 2 * (3 + 8)  # cells x (selected, last) x (headline methods + the family)
 
     # Evidence: intervals in the tables, paired comparisons, the claims ledger.
     assert (table1.gt_loc_ci_low <= table1.gt_loc).all() and (table1.gt_loc <= table1.gt_loc_ci_high).all()
@@ -138,9 +141,10 @@ def test_tiny_config_builds_every_table(tmp_path):
     assert {"mi-balanced", "pc-softmax-mnist", "double-digit-localisation"} <= set(claims.id)
     assert set(claims.verdict.str.split(" \\(").str[0]) <= {"reproduced", "not reproduced", "finding",
                                                               "not testable on this config"}
-    wsol = claims[claims.id.str.startswith("infocam-vs-cam")]
+    wsol = claims[claims.id.str.startswith("infocam-vs-cam") & ~claims.id.str.contains("wsol2020")]
     assert len(wsol) == 8 and (wsol.verdict == "not testable on this config (synthetic data)").all()
     assert (claims.id.str.startswith("infocam-vs-best-family").sum()) == 8
+    assert (claims.id.str.startswith("infocam-vs-cam-wsol2020").sum()) == 8
 
     # One dataset's learning rate changes: only that dataset's training and what follows from it is planned.
     changed = yaml.safe_load(TINY.read_text())
@@ -150,7 +154,9 @@ def test_tiny_config_builds_every_table(tmp_path):
     jobs = planned_jobs(tmp_path, "--configfile", str(changed_config))
     assert jobs.pop("train") == 2 and jobs.pop("evaluate") == 2  # cub x vgg16 x {ADL off, on}
     assert jobs.pop("table") == 4  # table1, 3, 5 and 6 hold cub cells; table4 is Tiny-ImageNet only
-    assert jobs == {"infocam_vs_cam": 1, "claims": 1, "all": 1, "total": 11}
+    assert jobs.pop("select_2020") == 2 and jobs.pop("test_2020") == 2  # the 2020 protocol of those cells
+    assert jobs == {"infocam_vs_cam": 1, "table_2020": 1, "tau_figure_2020": 1, "claims": 1, "all": 1,
+                    "total": 17}
 
     # The same folder under a paper-style config whose local copy is missing: one line, nothing runs.
     checkpoints = {path: path.stat().st_mtime for path in (tmp_path / "results" / "checkpoints").rglob("*.pt")}
