@@ -150,7 +150,7 @@ def test_protocols_default_to_the_papers_and_need_no_fullsup(default_config):
 
 
 @pytest.mark.parametrize("edit, message", [
-    (lambda d: d["cub"].pop("fullsup"),
+    (lambda d: d["cub"].update(protocols=["paper", "wsol2020"]) or d["cub"].pop("fullsup"),
      "config key 'datasets.cub.fullsup': required when protocols list wsol2020 "
      "(CUB's train-fullsup images and metadata, config/README.md)"),
     (lambda d: d["tiny"].update(fullsup={"source": "synthetic", "archive": "x.tar", "synthetic": {"per_class": 1, "seed": 0}}),

@@ -89,7 +89,8 @@ def test_every_job_went_through_sbatch(slurm_run):
     _, log = slurm_run
     # One log folder per job; a retried job (profile `retries`) adds a log to its folder.
     jobs = {rule: {os.path.dirname(path) for path in paths} for rule, paths in submitted_logs(log).items()}
-    expected = {"synthesize_archive": 3, "prepare_dataset": 3, "decode_images": 3, "pretrain": 1, "train": 4,
+    expected = {"synthesize_archive": 3, "synthesize_fullsup": 1, "prepare_dataset": 3, "decode_images": 3,
+                "pretrain": 1, "train": 4,
                 "evaluate": 4, "table": 1}
     assert {rule: len(folders) for rule, folders in jobs.items()} == expected
     calls = SBATCH_CALL.findall(log)
