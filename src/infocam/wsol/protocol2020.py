@@ -121,14 +121,16 @@ def _loader(prepared_dir, splits, settings):
 
 
 @torch.no_grad()
-def _raw_maps(model, images, labels, region, settings, methods):
-    """{method: (B, h, w) float64 array} of the headline methods at region R and the family members."""
+def _raw_maps(model, images, labels, region, settings, methods, family_maps):
+    """{method: (B, h, w) float64 array} of the headline methods at region R and, for R = 1, the
+    family members (`family_maps`, a FamilyMaps of this model)."""
     features, logits = model.features_and_logits(images)
     cams = compute_cams(features.float(), model.classifier.weight.detach().float(), logits.float(), labels,
                         region, settings.region_geometry)
     maps = {name: cams[name].cpu().double().numpy() for name in methods if name in cams}
-    family = [name for name in methods if by_name(name).family]
-    return maps | FamilyMaps(model, family)(images, labels), logits.argmax(dim=1).cpu().numpy()
+    if any(by_name(name).family for name in methods):
+        maps |= family_maps(images, labels)
+    return maps, logits.argmax(dim=1).cpu().numpy()
 
 
 def score_settings(model, prepared_dir, splits, settings, wanted):
@@ -139,6 +141,7 @@ def score_settings(model, prepared_dir, splits, settings, wanted):
     device = next(model.parameters()).device
     recorders = {setting: HitRecorder() for setting in wanted}
     regions = sorted({setting.region or 1 for setting in wanted})
+    family_maps = FamilyMaps(model, sorted({s.method for s in wanted if by_name(s.method).family}))
     correct, start = [], 0
     for images, labels, _ in loader:
         images, labels = images.to(device), labels.to(device)
@@ -148,7 +151,7 @@ def score_settings(model, prepared_dir, splits, settings, wanted):
                for row in batch_rows]
         for region in regions:
             methods = {s.method for s in wanted if (s.region or 1) == region}
-            maps, top1 = _raw_maps(model, images, labels, region, settings, methods)
+            maps, top1 = _raw_maps(model, images, labels, region, settings, methods, family_maps)
             for setting in (s for s in wanted if (s.region or 1) == region):
                 for score_map, gt in zip(maps[setting.method], gts):
                     if len(gt):
