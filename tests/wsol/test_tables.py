@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from infocam.wsol.methods import evaluated_names
-from infocam.wsol.tables import write_table
+from infocam.wsol.tables import render_markdown, write_table
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLISHED = ROOT / "workflow" / "resources" / "published.yaml"
@@ -157,3 +157,11 @@ def test_paired_comparisons_against_cam_on_the_same_images(tmp_path):
     assert (same["diff"], same["ci_low"], same["ci_high"], same["p_value"]) == (0, 0, 0, 1)
     assert table.loc[("gt_loc", "cam_full_placement", "cam"), "geometry"] == "full"
     assert ("top1_loc", "infocam", "ablation_region_only") in table.index
+
+
+def test_table6_markdown_says_once_that_it_has_no_published_numbers():
+    row = {"dataset": "cub", "backbone": "vgg16", "adl": False, "method": "Grad-CAM", "gt_loc": 50.0,
+           "top1_loc": 40.0, "maxboxacc_v2": 60.0}
+    text = render_markdown("table6", pd.DataFrame([row]))
+    assert text.count("no published numbers") == 1 and "(published)" not in text
+    assert "| CUB-200-2011 | VGG16-GAP | N | Grad-CAM | 50.00 | 40.00 | 60.00 |" in text

@@ -306,8 +306,8 @@ def _render_table5(table):
 
 
 def _render_table6(table):
-    lines = ["Every method's map is taken at the layer CAM uses, for the GT class, then resized, min-max normalised and boxed as "
-             "CAM's is. The CAM family is pytorch-grad-cam's, ReLU included; EigenCAM is class-agnostic.", "",
+    lines = ["Every method's map is taken at the layer CAM uses, for the GT class, then resized, min-max "
+             "normalised and boxed as CAM's is. The CAM family is pytorch-grad-cam's, ReLU included; EigenCAM is class-agnostic.", "",
              "| dataset | backbone | ADL | method | GT-known Loc | Top-1 Loc | MaxBoxAccV2 |",
              "|---|---|---|---|---|---|---|"]
     for _, row in table.iterrows():
