@@ -9,9 +9,9 @@ import pytest
 
 from infocam.data.prepare import prepare_dataset, write_manifest
 from infocam.data.synthetic import parts_path, write_tiny_archive
-from infocam.wsol.protocol2020 import ProtocolSettings, select_cell, score_test_split
+from infocam.wsol.protocol2020 import ProtocolSettings, Setting, score_settings, score_test_split, select_cell
 from infocam.wsol.tables2020 import plot_tau_curves, write_tables
-from infocam.wsol.train import TrainSettings, snapshot_epochs, train_cell
+from infocam.wsol.train import TrainSettings, load_checkpoint_model, snapshot_epochs, train_cell
 
 SETTINGS = ProtocolSettings("tiny", "tiny", regions=(1, 2), ivr_percentiles=(30, 60), resize=32, crop=32,
                             region_geometry="full", family=("gradcam",), batch_size=8)
@@ -55,6 +55,20 @@ def test_every_method_gets_a_checkpoint_r_percentile_and_tau_from_the_selection_
     chosen = candidates[(candidates.method == "infocam") & (candidates.epoch == infocam["epoch"])
                         & (candidates.region == infocam["region"])]
     assert chosen.maxboxacc_v2.iloc[0] == best
+
+
+def test_each_normalisation_choice_equals_its_own_pass_over_the_selection_split(cell):
+    """select_cell scores the other normalisations in one pass per checkpoint; each chosen setting,
+    scored alone, gives the recorded MaxBoxAccV2 and tau."""
+    selection = json.loads((cell / "select.json").read_text())
+    for label in ("selected", "last"):
+        chosen = selection["choices"]["infocam_plus"][label]
+        model, _ = load_checkpoint_model(cell / "epochs" / f"epoch{chosen['epoch']}.pt", "cpu")
+        for name, normalised in chosen["normalisations"].items():
+            setting = Setting("infocam_plus", chosen["epoch"], chosen["region"], name, normalised["percentile"])
+            recorder = score_settings(model, cell / "prepared", ["val"], SETTINGS, [setting])[0][setting]
+            assert normalised["maxboxacc_v2"] == pytest.approx(recorder.maxboxacc_v2())
+            assert normalised["tau"] == recorder.operating_tau()
 
 
 def test_a_changed_test_box_changes_no_choice(cell, tmp_path):

@@ -174,7 +174,10 @@ def _best(scores):
 
 
 def select_cell(prepared_dir, snapshot_paths, out_json, settings, threads=1):
-    """Choose, per method, the checkpoint, R, IVR percentile and tau on the selection split; write them."""
+    """Choose, per method, the checkpoint, R, IVR percentile and tau on the selection split; write them.
+
+    One pass over the split per checkpoint scores every candidate under min-max normalisation; one
+    more per chosen checkpoint scores the other normalisations of the headline methods' choices."""
     started = time.time()
     torch.set_num_threads(threads)
     device = resolve_device(settings.device)
@@ -184,23 +187,27 @@ def select_cell(prepared_dir, snapshot_paths, out_json, settings, threads=1):
         model, checkpoint = load_checkpoint_model(path, device)
         models[checkpoint["epoch"]] = (model, path)
     cell = {key: checkpoint["settings"][key] for key in ("backbone", "adl", "loss", "seed")}
-    last = max(models)
-    scores = {}
+    scored = {}  # Setting -> (MaxBoxAccV2, operating tau)
     for epoch, (model, _) in sorted(models.items()):
-        recorders, _ = score_settings(model, prepared_dir, [split], settings, list(_candidates(settings, epoch)))
-        scores.update({setting: recorder.maxboxacc_v2() for setting, recorder in recorders.items()})
-    choices = {}
+        scored |= _scored(model, prepared_dir, split, settings, list(_candidates(settings, epoch)))
+    candidates = dict(scored)
+    bests = {}
     for method in settings.methods:
-        for label, epochs in (("selected", models), ("last", [last])):
-            best = _best({s: v for s, v in scores.items() if s.method == method and s.epoch in epochs})
-            choices.setdefault(method, {})[label] = _normalisation_choices(models[best.epoch][0], prepared_dir,
-                                                                           split, settings, best)
+        for label, epochs in (("selected", models), ("last", [max(models)])):
+            of_method = {s: v[0] for s, v in candidates.items() if s.method == method and s.epoch in epochs}
+            bests[method, label] = _best(of_method)
+    others = [other for best in set(bests.values()) for other in _other_normalisations(best, settings)]
+    for epoch in sorted({setting.epoch for setting in others}):
+        scored |= _scored(models[epoch][0], prepared_dir, split, settings, [s for s in others if s.epoch == epoch])
+    choices = {}
+    for (method, label), best in bests.items():
+        choices.setdefault(method, {})[label] = _normalisation_choices(best, scored, settings)
     record = {
         "dataset": settings.dataset,
         "cell": cell,
         "selection_split": split,
         "test_splits": list(SPLITS[settings.format][1]),
-        "candidates": [{**asdict(s), "maxboxacc_v2": round(v, 4)} for s, v in scores.items()],
+        "candidates": [{**asdict(s), "maxboxacc_v2": round(v[0], 4)} for s, v in candidates.items()],
         "choices": choices,
         "checkpoints": {str(epoch): {"path": str(path), "md5": file_md5(path)} for epoch, (_, path) in models.items()},
     }
@@ -210,20 +217,32 @@ def select_cell(prepared_dir, snapshot_paths, out_json, settings, threads=1):
     return record
 
 
-def _normalisation_choices(model, prepared_dir, split, settings, best):
-    """{normalisation: {percentile, tau, maxboxacc_v2}} for the chosen checkpoint and R, plus both."""
-    normalisations = NORMALISATIONS if best.method in NORMALISED_METHODS else (SELECTION_NORMALISATION,)
-    wanted = [Setting(best.method, best.epoch, best.region, name, percentile)
-              for name in normalisations
-              for percentile in (settings.ivr_percentiles if name == "ivr" else (None,))]
+def _scored(model, prepared_dir, split, settings, wanted):
     recorders, _ = score_settings(model, prepared_dir, [split], settings, wanted)
+    return {setting: (recorder.maxboxacc_v2(), recorder.operating_tau()) for setting, recorder in recorders.items()}
+
+
+def _normalised(best, settings):
+    """`best` (scored under min-max) under every normalisation its method is evaluated with."""
+    normalisations = NORMALISATIONS if best.method in NORMALISED_METHODS else (SELECTION_NORMALISATION,)
+    return [Setting(best.method, best.epoch, best.region, name, percentile)
+            for name in normalisations
+            for percentile in (settings.ivr_percentiles if name == "ivr" else (None,))]
+
+
+def _other_normalisations(best, settings):
+    return [setting for setting in _normalised(best, settings) if setting.normalisation != SELECTION_NORMALISATION]
+
+
+def _normalisation_choices(best, scored, settings):
+    """{normalisation: {percentile, tau, maxboxacc_v2}} for the chosen checkpoint and R, plus both."""
     by_normalisation = {}
-    for setting, recorder in recorders.items():
-        score = recorder.maxboxacc_v2()
+    for setting in _normalised(best, settings):
+        score, tau = scored[setting]
         kept = by_normalisation.get(setting.normalisation)
         if kept is None or score > kept["maxboxacc_v2"]:
             by_normalisation[setting.normalisation] = {"percentile": setting.percentile, "maxboxacc_v2": score,
-                                                       "tau": recorder.operating_tau()}
+                                                       "tau": tau}
     return {"epoch": best.epoch, "region": best.region, "normalisations": by_normalisation}
 
 
