@@ -6,7 +6,8 @@ from conftest import ROOT
 from infocam.config import load_config
 from infocam.wsol.cells import cell_name, figure_cell, grid_cells, parse_cell
 from infocam.wsol.evaluate import EvaluateSettings
-from infocam.wsol.jobs import evaluate_settings, pretrain_settings, train_settings
+from infocam.wsol.jobs import evaluate_settings, pretrain_settings, protocol_settings, train_settings
+from infocam.wsol.protocol2020 import ProtocolSettings
 from infocam.wsol.train import TrainSettings
 
 
@@ -47,3 +48,13 @@ def test_dataset_hyper_overrides_training_and_pretraining_has_its_own_schedule()
     pretrain = TrainSettings(**pretrain_settings(config, "resnet50"))
     assert (pretrain.epochs, pretrain.lr_step, pretrain.crop) == (40, 30, 64)
     assert not pretrain.adl and pretrain.loss == "softmax" and pretrain.init_from is None
+
+
+def test_the_2020_protocol_takes_its_own_family_or_else_the_evaluations():
+    config = load_config(ROOT / "config" / "paper.yaml")
+    settings = ProtocolSettings(**protocol_settings(config, "cub", "resnet50"))
+    assert settings.family == tuple(config["evaluation"]["family"])
+    config["wsol2020"]["family"] = ["gradcam"]
+    assert ProtocolSettings(**protocol_settings(config, "cub", "resnet50")).family == ("gradcam",)
+    config["wsol2020"]["family"] = []
+    assert ProtocolSettings(**protocol_settings(config, "cub", "resnet50")).methods == ("cam", "infocam", "infocam_plus")

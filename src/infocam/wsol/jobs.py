@@ -55,11 +55,12 @@ def snapshot_epochs_of(config: dict, dataset: str, backbone: str) -> list[int]:
 
 def protocol_settings(config: dict, dataset: str, backbone: str) -> dict:
     """ProtocolSettings (infocam.wsol.protocol2020) of the cells of one dataset and backbone: the
-    grid of R around the dataset's R (wsol2020.region_offsets), the IVR percentiles, the family."""
+    grid of R around the dataset's R (wsol2020.region_offsets), the IVR percentiles, the family
+    (wsol2020.family, or else evaluation.family)."""
     spec, protocol, evaluation = config["datasets"][dataset], config["wsol2020"], config["evaluation"]
     region = spec["region"][backbone]
     return {"dataset": dataset, "format": spec["format"],
             "regions": sorted({max(1, region + offset) for offset in protocol["region_offsets"]}),
             "ivr_percentiles": protocol["ivr_percentiles"], "resize": spec["resize"], "crop": spec["crop"],
-            "region_geometry": evaluation.get("region_geometry", "full"), "family": evaluation.get("family", []),
+            "region_geometry": evaluation.get("region_geometry", "full"), "family": protocol.get("family", evaluation.get("family", [])),
             "batch_size": evaluation["batch_size"], "device": config["device"]}
