@@ -8,13 +8,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEFILE, SNAKEMAKE, TINY
 
-TINY = ROOT / "tests" / "configs" / "tiny.yaml"
 
 
 def snakemake(*args, workdir=ROOT, env=None):
-    return subprocess.run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *args],
+    return subprocess.run([*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), *args],
                           capture_output=True, text=True, env=env)
 
 

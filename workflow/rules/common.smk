@@ -3,7 +3,10 @@ import os
 import re
 import sys
 
+from snakemake.sourcecache import HostingProviderFile
+
 from infocam.config import ConfigError, validate_config
+from infocam.published import PUBLISHED as _PUBLISHED
 from infocam.wsol import cells as wsol_cells
 from infocam.wsol import jobs
 
@@ -25,17 +28,27 @@ onstart:
             sys.exit(f"infocam: config key 'device': {cuda_problem()}")
 
 
+def workflow_repository():
+    """Where this workflow's files come from, as pip installs it: the repository's folder, or, for a
+    module read from GitHub or GitLab (a snakedeploy deployment), that repository at the same ref.
+    Used as a module, workflow.basedir is the host's folder, so this starts from this file's own."""
+    rules_dir = workflow.current_basedir
+    if isinstance(rules_dir, HostingProviderFile):
+        return f"git+https://{rules_dir.host}/{rules_dir.repo}@{rules_dir.ref}"
+    return os.path.dirname(os.path.dirname(os.path.abspath(rules_dir.get_path_or_uri(secret_free=True))))
+
+
 # Every job records the config it ran under (infocam.provenance.records) without it being a rule
 # parameter, so editing one experiment's section does not rerun the others.
 os.environ.update(
     INFOCAM_CONFIG_JSON=json.dumps(config, sort_keys=True),
     INFOCAM_CONFIG_FILES=json.dumps([os.path.abspath(path) for path in workflow.configfiles]),
     INFOCAM_CONFIG_OVERRIDES=json.dumps(workflow.config_settings.config or {}, sort_keys=True),
-    INFOCAM_PROJECT=workflow.basedir,  # envs/infocam.post-deploy.sh installs the project from here
+    INFOCAM_PROJECT=workflow_repository(),  # envs/infocam.post-deploy.sh installs the package from here
 )
 
 CONDA_ENV = "../../envs/infocam.yaml"
-PUBLISHED = os.path.join(workflow.basedir, "workflow", "resources", "published.yaml")
+PUBLISHED = str(_PUBLISHED)  # shipped with the package: a local file wherever the workflow is read from
 DATASETS = config["datasets"]
 GRID = config["grid"]
 USES_GPU = 0 if config["device"] == "cpu" else 1
