@@ -37,7 +37,8 @@ def test_the_conda_environment_lists_the_same_pins_and_installs_the_project():
     env = yaml.safe_load((ROOT / "envs" / "infocam.yaml").read_text())
     pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     top_level = pins((ROOT / "envs" / "requirements.in").read_text().splitlines())
-    for test_tool in ("pytest", "pytest-xdist"):  # the rules' environment runs no tests
+    test_tools = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    for test_tool in pins(test_tools):  # the rules' environment runs no tests
         del top_level[test_tool]
     assert {name: str(r.specifier) for name, r in pins(pip_section).items()} == \
         {name: str(r.specifier) for name, r in top_level.items()}

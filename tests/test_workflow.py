@@ -38,6 +38,12 @@ def test_lint_is_clean():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_the_rule_files_are_in_snakefmt_format():
+    """The Snakemake workflow catalog's style check (line length from pyproject.toml's [tool.snakefmt])."""
+    result = subprocess.run(["snakefmt", "--check", str(ROOT / "workflow")], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_named_targets_are_listed():
     result = snakemake("--list-target-rules")
     assert result.returncode == 0, result.stderr

@@ -16,7 +16,6 @@ except ConfigError as err:
     sys.exit(f"infocam: {err}")
 
 
-
 # A GPU is checked for before any job runs (not in a dry run), but only where the jobs run on this
 # machine: under a cluster executor Snakemake often runs on a login node without one, and the job
 # itself checks on its node.
@@ -62,8 +61,12 @@ PRETRAIN_DATASET = "pretrain"
 DATA_SOURCES = dict(DATASETS)
 if PRETRAINING["enabled"]:
     DATA_SOURCES[PRETRAIN_DATASET] = {
-        "format": PRETRAINING["format"], "source": "synthetic", "archive": PRETRAINING["archive"], "md5": None,
-        "synthetic": PRETRAINING["synthetic"], "resize": PRETRAINING["resize"],
+        "format": PRETRAINING["format"],
+        "source": "synthetic",
+        "archive": PRETRAINING["archive"],
+        "md5": None,
+        "synthetic": PRETRAINING["synthetic"],
+        "resize": PRETRAINING["resize"],
     }
 
 
@@ -148,10 +151,17 @@ def decoded_option(wildcards, input):
 
 def train_settings(wildcards):
     """TrainSettings of one cell (infocam.wsol.jobs)."""
-    return as_settings(jobs.train_settings(
-        config, wildcards.dataset, wildcards.backbone, wildcards.adl == "adl", wildcards.loss, int(wildcards.seed),
-        pretrained_checkpoint(wildcards.backbone) or None,
-    ))
+    return as_settings(
+        jobs.train_settings(
+            config,
+            wildcards.dataset,
+            wildcards.backbone,
+            wildcards.adl == "adl",
+            wildcards.loss,
+            int(wildcards.seed),
+            pretrained_checkpoint(wildcards.backbone) or None,
+        )
+    )
 
 
 def pretrained_checkpoint(backbone):
@@ -212,10 +222,7 @@ TABLE_DATASETS = {
     "table6": list(DATASETS),
 }
 ALL_TABLES = [
-    f"results/{table}.{ext}"
-    for table, datasets in TABLE_DATASETS.items()
-    if datasets
-    for ext in ("csv", "md")
+    f"results/{table}.{ext}" for table, datasets in TABLE_DATASETS.items() if datasets for ext in ("csv", "md")
 ]
 FIGURE_CELL = wsol_cells.figure_cell(GRID)
 WSOL_FIGURES = [f"results/figures/{kind}_{dataset}.png" for kind in ("wsol", "family") for dataset in DATASETS]
@@ -223,8 +230,9 @@ WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"] + WSOL_FIGURES
 SYNTHETIC_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
 CLAIMS_TARGETS = ["results/claims.csv", "results/claims.md"]
 WSOL2020_DATASETS = [name for name in DATASETS if jobs.uses_protocol(config, name, "wsol2020")]
-WSOL2020_RESULTS = [f"results/wsol2020/test/{dataset}/{cell}.json" for dataset in WSOL2020_DATASETS
-                    for cell in cells(("softmax",))]
+WSOL2020_RESULTS = [
+    f"results/wsol2020/test/{dataset}/{cell}.json" for dataset in WSOL2020_DATASETS for cell in cells(("softmax",))
+]
 WSOL2020_TARGETS = ["results/table1_wsol2020.csv", "results/figures/tau_wsol2020.png"] if WSOL2020_DATASETS else []
 
 
@@ -270,7 +278,8 @@ DIGITS_TARGETS = [
 
 PC_SOFTMAX_UPSTREAM = MNIST_INPUT + (
     [f"data/prepared/cub/{name}" for name in ("train.csv", "test.csv", "classes.csv")]
-    if "cub" in IMBALANCED["datasets"] else []
+    if "cub" in IMBALANCED["datasets"]
+    else []
 )
 DOUBLE_DIGIT_CHECKPOINTS = [path.replace(".csv", ".pt") for path in DOUBLE_DIGIT_RESULTS]
 DIGITS_DVC_RECORDS = dvc_records(
