@@ -5,6 +5,8 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+SNAKEFILE = ROOT / "workflow" / "Snakefile"
+TINY = ROOT / ".test" / "config" / "config.yaml"  # the tiny config the suite and the catalog's checks run
 VENV_BIN = Path(sys.executable).parent
 os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]

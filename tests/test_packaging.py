@@ -37,7 +37,8 @@ def test_the_conda_environment_lists_the_same_pins_and_installs_the_project():
     env = yaml.safe_load((ROOT / "envs" / "infocam.yaml").read_text())
     pip_section = next(item["pip"] for item in env["dependencies"] if isinstance(item, dict))
     top_level = pins((ROOT / "envs" / "requirements.in").read_text().splitlines())
-    for test_tool in ("pytest", "pytest-xdist"):  # the rules' environment runs no tests
+    test_tools = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]["test"]
+    for test_tool in pins(test_tools):  # the rules' environment runs no tests
         del top_level[test_tool]
     assert {name: str(r.specifier) for name, r in pins(pip_section).items()} == \
         {name: str(r.specifier) for name, r in top_level.items()}
@@ -59,3 +60,12 @@ def test_the_authors_tiny_split_ships_with_the_package_and_holds_half_of_each_cl
     assert set(per_class.values()) == {25}  # 25 val and 25 test images in each of the 200 classes
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "resources/*.csv" in project["tool"]["setuptools"]["package-data"]["infocam.data"]
+
+
+def test_the_package_ships_the_schema_and_published_numbers_as_links_to_the_workflows_files():
+    """One file each (workflow/), which an installed package must carry: a wheel holds the files themselves."""
+    for name, owner in (("config.schema.yaml", "workflow/schemas"), ("published.yaml", "workflow/resources")):
+        shipped = ROOT / "src" / "infocam" / "resources" / name
+        assert shipped.is_symlink() and shipped.resolve() == (ROOT / owner / name).resolve()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "resources/*.yaml" in project["tool"]["setuptools"]["package-data"]["infocam"]

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEFILE, SNAKEMAKE
 from infocam.config import ConfigError, validate_config
 
 PAPER = ROOT / "config" / "paper.yaml"
@@ -20,7 +20,7 @@ def dry_run(workdir, configfile, *targets):
     CPU time, not wall time: other tests running beside this one do not change it.
     """
     # --configfile takes several values: it goes last so it does not swallow the targets
-    command = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "-n", *targets]
+    command = [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "-n", *targets]
     command += ["--configfile", str(configfile)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(command, capture_output=True, text=True)

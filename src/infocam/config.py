@@ -10,12 +10,13 @@ full width) is checked here, before any job runs.
 
 import copy
 import os
+from importlib.resources import files
 from pathlib import Path
 
 import jsonschema
 import yaml
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+SCHEMA = files("infocam") / "resources" / "config.schema.yaml"  # workflow/schemas/, shipped as package data
 
 
 class ConfigError(ValueError):

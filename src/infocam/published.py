@@ -1,9 +1,13 @@
 """The papers' published numbers, read from the one file that holds them
-(workflow/resources/published.yaml, a rule input of every table that prints them)."""
+(workflow/resources/published.yaml, a rule input of every table that prints them; the package
+ships it as infocam/resources/published.yaml)."""
 
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
+
+PUBLISHED = files("infocam") / "resources" / "published.yaml"
 
 
 def read_published(path) -> dict:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEFILE, SNAKEMAKE
 from infocam import cli
 from infocam.data import DataFormatError, download, prepare_dataset
 from infocam.data.archives import extract_archive
@@ -190,7 +190,7 @@ def test_workflow_downloads_and_prepares_both_datasets(tmp_path, server):
     configfile.write_text(yaml.safe_dump(config))
     work = tmp_path / "work"
     result = subprocess.run(
-        [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(work), "--cores", "1",
+        [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(work), "--cores", "1",
          "data/prepared/cub", "data/prepared/tiny", "--configfile", str(configfile)],
         capture_output=True, text=True, env=os.environ,
     )

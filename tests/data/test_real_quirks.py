@@ -3,7 +3,7 @@
 Archives in both official layouts carry each quirk (synthetic `quirks`, docs/datasets.md):
 CUB boxes that end past the image by 1 and 32 pixels and one that ends on its edge,
 Tiny-ImageNet's one-pixel-wide boxes at the right edge, grayscale and CMYK JPEGs and a PNG
-under a JPEG name. The workflow test (tests/configs/tiny.yaml) takes the same archives
+under a JPEG name. The workflow test (.test/config/config.yaml) takes the same archives
 through the decoded cache, training and evaluation; this file checks preparation, and the
 authors' Tiny-ImageNet split on a copy with the official val file names.
 """

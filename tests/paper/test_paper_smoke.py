@@ -13,7 +13,7 @@ import pytest
 import torch
 import torchvision
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEFILE, SNAKEMAKE
 
 OVERLAY = ROOT / "tests" / "configs" / "paper-smoke.yaml"
 WEIGHT_FILES = {"vgg16": "vgg16-397923af.pth", "resnet50": "resnet50-0676ba61.pth"}
@@ -40,7 +40,7 @@ def rehearsal(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("paper-smoke")
     tensors_in_file = write_torchvision_weights(workdir / "torch_home")
     tables = [f"results/{name}.csv" for name in WSOL_TABLES]
-    command = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", *tables,
+    command = [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *tables,
                "--configfile", str(ROOT / "config" / "paper.yaml"), str(OVERLAY)]
     result = subprocess.run(command, capture_output=True, text=True,
                             env={**os.environ, "TORCH_HOME": str(workdir / "torch_home")})

@@ -14,9 +14,9 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEFILE, SNAKEMAKE, TINY
 
-CONFIGS = [str(ROOT / "tests" / "configs" / "tiny.yaml"), str(ROOT / "tests" / "configs" / "tracked.yaml")]
+CONFIGS = [str(TINY), str(ROOT / "tests" / "configs" / "tracked.yaml")]
 DVC = [sys.executable, "-m", "dvc"]
 TABLES = ["table1", "table3", "table4", "table5", "mi_estimation", "pc_softmax", "table2"]
 WSOL_TABLES = ["results/table1.csv", "results/table3.csv", "results/table4.csv", "results/table5.csv"]
@@ -30,7 +30,7 @@ def run(command, cwd):
 
 
 def snakemake(workdir, *args):
-    return run([*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), "--cores", "2", *args,
+    return run([*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *args,
                 "--configfile", *CONFIGS], cwd=workdir)
 
 

@@ -4,12 +4,12 @@ import copy
 
 import yaml
 
-from conftest import ROOT
+from conftest import TINY as TINY_PATH
 from infocam.config import resolved
 from infocam.provenance.audit import Report, check_config, merged_config
 from infocam.provenance.records import config_sha256
 
-TINY = str(ROOT / "tests" / "configs" / "tiny.yaml")
+TINY = str(TINY_PATH)
 
 
 def record(overrides):

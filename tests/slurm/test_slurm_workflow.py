@@ -16,11 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SNAKEMAKE
+from conftest import ROOT, SNAKEFILE, SNAKEMAKE, TINY
 
 CLUSTER = ROOT / "scripts" / "slurm-cluster.sh"
 STATE_DIR = Path(os.environ.get("INFOCAM_SLURM_DIR", "/tmp/infocam-slurm"))
-CONFIGS = [str(ROOT / "tests" / "configs" / "tiny.yaml"), str(ROOT / "tests" / "configs" / "slurm.yaml")]
+CONFIGS = [str(TINY), str(ROOT / "tests" / "configs" / "slurm.yaml")]
 TARGET = "results/table1.csv"
 # A hung snakemake ignores SIGTERM but stops on SIGINT, cancelling its SLURM jobs.
 SNAKEMAKE_TIMEOUT_S = 900
@@ -50,7 +50,7 @@ def cluster():
 
 
 def run_workflow(workdir, *options):
-    command = [*SNAKEMAKE, "-s", str(ROOT / "Snakefile"), "-d", str(workdir), TARGET,
+    command = [*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), TARGET,
                "--configfile", *CONFIGS, *options]
     return subprocess.run(["timeout", "-s", "INT", str(SNAKEMAKE_TIMEOUT_S), *command],
                           cwd=workdir, capture_output=True, text=True)

@@ -3,7 +3,10 @@ import os
 import re
 import sys
 
+from snakemake.sourcecache import HostingProviderFile
+
 from infocam.config import ConfigError, validate_config
+from infocam.published import PUBLISHED as _PUBLISHED
 from infocam.wsol import cells as wsol_cells
 from infocam.wsol import jobs
 
@@ -11,7 +14,6 @@ try:
     validate_config(config)
 except ConfigError as err:
     sys.exit(f"infocam: {err}")
-
 
 
 # A GPU is checked for before any job runs (not in a dry run), but only where the jobs run on this
@@ -25,17 +27,27 @@ onstart:
             sys.exit(f"infocam: config key 'device': {cuda_problem()}")
 
 
+def workflow_repository():
+    """Where this workflow's files come from, as pip installs it: the repository's folder, or, for a
+    module read from GitHub or GitLab (a snakedeploy deployment), that repository at the same ref.
+    Used as a module, workflow.basedir is the host's folder, so this starts from this file's own."""
+    rules_dir = workflow.current_basedir
+    if isinstance(rules_dir, HostingProviderFile):
+        return f"git+https://{rules_dir.host}/{rules_dir.repo}@{rules_dir.ref}"
+    return os.path.dirname(os.path.dirname(os.path.abspath(rules_dir.get_path_or_uri(secret_free=True))))
+
+
 # Every job records the config it ran under (infocam.provenance.records) without it being a rule
 # parameter, so editing one experiment's section does not rerun the others.
 os.environ.update(
     INFOCAM_CONFIG_JSON=json.dumps(config, sort_keys=True),
     INFOCAM_CONFIG_FILES=json.dumps([os.path.abspath(path) for path in workflow.configfiles]),
     INFOCAM_CONFIG_OVERRIDES=json.dumps(workflow.config_settings.config or {}, sort_keys=True),
-    INFOCAM_PROJECT=workflow.basedir,  # envs/infocam.post-deploy.sh installs the project from here
+    INFOCAM_PROJECT=workflow_repository(),  # envs/infocam.post-deploy.sh installs the package from here
 )
 
 CONDA_ENV = "../../envs/infocam.yaml"
-PUBLISHED = os.path.join(workflow.basedir, "workflow", "resources", "published.yaml")
+PUBLISHED = str(_PUBLISHED)  # shipped with the package: a local file wherever the workflow is read from
 DATASETS = config["datasets"]
 GRID = config["grid"]
 USES_GPU = 0 if config["device"] == "cpu" else 1
@@ -49,8 +61,12 @@ PRETRAIN_DATASET = "pretrain"
 DATA_SOURCES = dict(DATASETS)
 if PRETRAINING["enabled"]:
     DATA_SOURCES[PRETRAIN_DATASET] = {
-        "format": PRETRAINING["format"], "source": "synthetic", "archive": PRETRAINING["archive"], "md5": None,
-        "synthetic": PRETRAINING["synthetic"], "resize": PRETRAINING["resize"],
+        "format": PRETRAINING["format"],
+        "source": "synthetic",
+        "archive": PRETRAINING["archive"],
+        "md5": None,
+        "synthetic": PRETRAINING["synthetic"],
+        "resize": PRETRAINING["resize"],
     }
 
 
@@ -135,10 +151,17 @@ def decoded_option(wildcards, input):
 
 def train_settings(wildcards):
     """TrainSettings of one cell (infocam.wsol.jobs)."""
-    return as_settings(jobs.train_settings(
-        config, wildcards.dataset, wildcards.backbone, wildcards.adl == "adl", wildcards.loss, int(wildcards.seed),
-        pretrained_checkpoint(wildcards.backbone) or None,
-    ))
+    return as_settings(
+        jobs.train_settings(
+            config,
+            wildcards.dataset,
+            wildcards.backbone,
+            wildcards.adl == "adl",
+            wildcards.loss,
+            int(wildcards.seed),
+            pretrained_checkpoint(wildcards.backbone) or None,
+        )
+    )
 
 
 def pretrained_checkpoint(backbone):
@@ -199,10 +222,7 @@ TABLE_DATASETS = {
     "table6": list(DATASETS),
 }
 ALL_TABLES = [
-    f"results/{table}.{ext}"
-    for table, datasets in TABLE_DATASETS.items()
-    if datasets
-    for ext in ("csv", "md")
+    f"results/{table}.{ext}" for table, datasets in TABLE_DATASETS.items() if datasets for ext in ("csv", "md")
 ]
 FIGURE_CELL = wsol_cells.figure_cell(GRID)
 WSOL_FIGURES = [f"results/figures/{kind}_{dataset}.png" for kind in ("wsol", "family") for dataset in DATASETS]
@@ -210,8 +230,9 @@ WSOL_TARGETS = ALL_TABLES + ["results/infocam_vs_cam.csv"] + WSOL_FIGURES
 SYNTHETIC_DATASETS = [name for name, spec in DATASETS.items() if spec["source"] == "synthetic"]
 CLAIMS_TARGETS = ["results/claims.csv", "results/claims.md"]
 WSOL2020_DATASETS = [name for name in DATASETS if jobs.uses_protocol(config, name, "wsol2020")]
-WSOL2020_RESULTS = [f"results/wsol2020/test/{dataset}/{cell}.json" for dataset in WSOL2020_DATASETS
-                    for cell in cells(("softmax",))]
+WSOL2020_RESULTS = [
+    f"results/wsol2020/test/{dataset}/{cell}.json" for dataset in WSOL2020_DATASETS for cell in cells(("softmax",))
+]
 WSOL2020_TARGETS = ["results/table1_wsol2020.csv", "results/figures/tau_wsol2020.png"] if WSOL2020_DATASETS else []
 
 
@@ -257,7 +278,8 @@ DIGITS_TARGETS = [
 
 PC_SOFTMAX_UPSTREAM = MNIST_INPUT + (
     [f"data/prepared/cub/{name}" for name in ("train.csv", "test.csv", "classes.csv")]
-    if "cub" in IMBALANCED["datasets"] else []
+    if "cub" in IMBALANCED["datasets"]
+    else []
 )
 DOUBLE_DIGIT_CHECKPOINTS = [path.replace(".csv", ".pt") for path in DOUBLE_DIGIT_RESULTS]
 DIGITS_DVC_RECORDS = dvc_records(

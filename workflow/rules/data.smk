@@ -20,46 +20,45 @@ rule synthesize_archive:
         archive="data/raw/{dataset}/{archive}",
         md5="data/raw/{dataset}/{archive}.md5",
         parts="data/raw/{dataset}/{archive}.parts.csv",
-    wildcard_constraints:
-        dataset=_alternatives(SYNTHETIC) or "^$",
-        archive=_alternatives(spec["archive"] for spec in DATA_SOURCES.values()),
-    params:
-        fmt=dataset_setting("format"),
-        settings=lambda wildcards: as_settings(DATA_SOURCES[wildcards.dataset]["synthetic"]),
     log:
         "logs/synthesize/{dataset}/{archive}.log",
     benchmark:
         "results/benchmarks/synthesize/{dataset}/{archive}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(SYNTHETIC) or "^$",
+        archive=_alternatives(spec["archive"] for spec in DATA_SOURCES.values()),
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        fmt=dataset_setting("format"),
+        settings=lambda wildcards: as_settings(DATA_SOURCES[wildcards.dataset]["synthetic"]),
     shell:
-        "infocam synthesize --format {params.fmt} --out {output.archive} --settings {params.settings:q}"
-        " > {log} 2>&1"
+        "infocam synthesize --format {params.fmt} --out {output.archive} --settings {params.settings:q}" " > {log} 2>&1"
 
 
 rule download_archive:
     output:
         "data/raw/{dataset}/{archive}",
-    wildcard_constraints:
-        dataset=_alternatives(DOWNLOADED) or "^$",
-        archive=_alternatives(spec["archive"] for spec in DATA_SOURCES.values()),
-    params:
-        url=dataset_setting("url"),
-        md5=dataset_setting("md5"),
     log:
         "logs/download/{dataset}/{archive}.log",
     benchmark:
         "results/benchmarks/download/{dataset}/{archive}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(DOWNLOADED) or "^$",
+        archive=_alternatives(spec["archive"] for spec in DATA_SOURCES.values()),
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=120,
+    params:
+        url=dataset_setting("url"),
+        md5=dataset_setting("md5"),
     shell:
         "infocam download --url {params.url} --md5 {params.md5} --out {output} --dataset {wildcards.dataset}"
         " 2>&1 | tee {log}"
@@ -70,22 +69,22 @@ rule synthesize_fullsup:
         archive="data/raw/{dataset}/{archive}",
         md5="data/raw/{dataset}/{archive}.md5",
         metadata=expand("data/raw/{{dataset}}/{{archive}}.metadata/{name}.txt", name=FULLSUP_METADATA),
-    wildcard_constraints:
-        dataset=_alternatives(FULLSUP_SYNTHETIC) or "^$",
-        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
-    params:
-        settings=lambda wildcards: as_settings(DATA_SOURCES[wildcards.dataset]["synthetic"]),
-        fullsup=lambda wildcards: as_settings(FULLSUP[wildcards.dataset]["synthetic"]),
     log:
         "logs/synthesize/{dataset}/{archive}.log",
     benchmark:
         "results/benchmarks/synthesize/{dataset}/{archive}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_SYNTHETIC) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=2000,
         runtime=10,
+    params:
+        settings=lambda wildcards: as_settings(DATA_SOURCES[wildcards.dataset]["synthetic"]),
+        fullsup=lambda wildcards: as_settings(FULLSUP[wildcards.dataset]["synthetic"]),
     shell:
         "infocam synthesize --format cub --out {output.archive} --settings {params.settings:q}"
         " --fullsup {params.fullsup:q} > {log} 2>&1"
@@ -94,22 +93,22 @@ rule synthesize_fullsup:
 rule download_fullsup_archive:
     output:
         "data/raw/{dataset}/{archive}",
-    wildcard_constraints:
-        dataset=_alternatives(FULLSUP_DOWNLOADED) or "^$",
-        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
-    params:
-        url=lambda wildcards: FULLSUP[wildcards.dataset]["url"],
-        md5=fullsup_download_md5,
     log:
         "logs/download/{dataset}/{archive}.log",
     benchmark:
         "results/benchmarks/download/{dataset}/{archive}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(FULLSUP_DOWNLOADED) or "^$",
+        archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=120,
+    params:
+        url=lambda wildcards: FULLSUP[wildcards.dataset]["url"],
+        md5=fullsup_download_md5,
     shell:
         "infocam download --url {params.url:q} {params.md5} --out {output} --dataset {wildcards.dataset}"
         " 2>&1 | tee {log}"
@@ -118,21 +117,21 @@ rule download_fullsup_archive:
 rule download_fullsup_metadata:
     output:
         "data/raw/{dataset}/{archive}.metadata/{name}.txt",
+    log:
+        "logs/download/{dataset}/{archive}.metadata/{name}.log",
     wildcard_constraints:
         dataset=_alternatives(FULLSUP_DOWNLOADED) or "^$",
         archive=_alternatives(fullsup["archive"] for fullsup in FULLSUP.values()) or "^$",
         name=_alternatives(FULLSUP_METADATA),
-    params:
-        url=lambda wildcards: f"{FULLSUP[wildcards.dataset]['metadata'].rstrip('/')}/{wildcards.name}.txt",
-        md5=lambda wildcards: FULLSUP[wildcards.dataset]["metadata_md5"][wildcards.name],
-    log:
-        "logs/download/{dataset}/{archive}.metadata/{name}.log",
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=500,
         runtime=10,
+    params:
+        url=lambda wildcards: f"{FULLSUP[wildcards.dataset]['metadata'].rstrip('/')}/{wildcards.name}.txt",
+        md5=lambda wildcards: FULLSUP[wildcards.dataset]["metadata_md5"][wildcards.name],
     shell:
         "infocam download --url {params.url:q} --md5 {params.md5} --out {output} --dataset {wildcards.dataset}"
         " 2>&1 | tee {log}"
@@ -141,8 +140,6 @@ rule download_fullsup_metadata:
 rule download_mnist:
     output:
         expand("data/raw/mnist/{name}", name=MNIST_FILES),
-    params:
-        folder=lambda wildcards, output: os.path.dirname(output[0]),
     log:
         "logs/download/mnist.log",
     benchmark:
@@ -153,6 +150,8 @@ rule download_mnist:
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
     shell:
         "infocam download-mnist --out {params.folder} 2>&1 | tee {log}"
 
@@ -165,11 +164,6 @@ rule prepare_dataset:
         fullsup_metadata=lambda wildcards: fullsup_metadata(wildcards.dataset),
     output:
         directory("data/prepared/{dataset}"),
-    params:
-        fmt=dataset_setting("format"),
-        source=prepare_source_options,
-        expected=expected_options,
-        fullsup=fullsup_options,
     log:
         "logs/prepare/{dataset}.log",
     benchmark:
@@ -180,6 +174,11 @@ rule prepare_dataset:
     resources:
         mem_mb=4000,
         runtime=60,
+    params:
+        fmt=dataset_setting("format"),
+        source=prepare_source_options,
+        expected=expected_options,
+        fullsup=fullsup_options,
     shell:
         "infocam prepare --format {params.fmt} {params.source}"
         " {params.expected} {params.fullsup} --out {output} > {log} 2>&1"
@@ -192,8 +191,6 @@ rule decode_images:
         data="data/prepared/{dataset}",
     output:
         directory("data/decoded/{dataset}"),
-    params:
-        resize=dataset_setting("resize"),
     log:
         "logs/decode/{dataset}.log",
     benchmark:
@@ -204,5 +201,7 @@ rule decode_images:
     resources:
         mem_mb=4000,
         runtime=240,
+    params:
+        resize=dataset_setting("resize"),
     shell:
         "infocam decode --data {input.data} --resize {params.resize} --out {output} > {log} 2>&1"

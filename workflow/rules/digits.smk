@@ -5,9 +5,6 @@
 rule digits_offline_mnist:
     output:
         expand("data/raw/mnist-offline/{name}", name=MNIST_FILES),
-    params:
-        folder=lambda wildcards, output: os.path.dirname(output[0]),
-        train_count=DIGITS["mnist"]["offline_train_count"],
     log:
         "logs/digits/offline_mnist.log",
     benchmark:
@@ -18,6 +15,9 @@ rule digits_offline_mnist:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        folder=lambda wildcards, output: os.path.dirname(output[0]),
+        train_count=DIGITS["mnist"]["offline_train_count"],
     shell:
         "infocam digits-offline-mnist --out {params.folder} --train-count {params.train_count} > {log} 2>&1"
 
@@ -27,21 +27,21 @@ rule pc_softmax_run:
         pc_softmax_input,
     output:
         "results/pc_softmax/{imbalanced}.csv",
-    wildcard_constraints:
-        imbalanced="mnist|cub",
-    params:
-        data=lambda wildcards, input: os.path.dirname(input[0]) if wildcards.imbalanced == "mnist" else input[0],
-        settings=pc_softmax_settings,
     log:
         "logs/pc_softmax/{imbalanced}.log",
     benchmark:
         "results/benchmarks/pc_softmax/{imbalanced}.tsv"
+    wildcard_constraints:
+        imbalanced="mnist|cub",
     conda:
         CONDA_ENV
     threads: DIGITS["threads"]
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        data=lambda wildcards, input: os.path.dirname(input[0]) if wildcards.imbalanced == "mnist" else input[0],
+        settings=pc_softmax_settings,
     shell:
         "infocam pc-softmax-run --dataset {wildcards.imbalanced} --data {params.data} --settings {params.settings:q}"
         " --threads {threads}"
@@ -57,8 +57,6 @@ rule pc_softmax_table:
         csv=report("results/pc_softmax.csv", caption="../report/pc_softmax.rst", category="softmax paper"),
         md="results/pc_softmax.md",
         provenance="results/pc_softmax.provenance.json",
-    params:
-        upstream=upstream_options(PC_SOFTMAX_UPSTREAM),
     log:
         "logs/pc_softmax/table.log",
     benchmark:
@@ -69,6 +67,8 @@ rule pc_softmax_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        upstream=upstream_options(PC_SOFTMAX_UPSTREAM),
     shell:
         "infocam pc-softmax-table --published {input.published} --csv {output.csv} --md {output.md}"
         " --provenance {output.provenance}"
@@ -81,21 +81,21 @@ rule double_digit_run:
     output:
         csv="results/double_digit/{digit_loss}-s{seed}.csv",
         checkpoint="results/double_digit/{digit_loss}-s{seed}.pt",
-    wildcard_constraints:
-        digit_loss="sigmoid|pc_sigmoid",
-    params:
-        folder=lambda wildcards, input: os.path.dirname(input[0]),
-        settings=double_digit_settings,
     log:
         "logs/double_digit/{digit_loss}-s{seed}.log",
     benchmark:
         "results/benchmarks/double_digit/{digit_loss}-s{seed}.tsv"
+    wildcard_constraints:
+        digit_loss="sigmoid|pc_sigmoid",
     conda:
         CONDA_ENV
     threads: DIGITS["threads"]
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        folder=lambda wildcards, input: os.path.dirname(input[0]),
+        settings=double_digit_settings,
     shell:
         "infocam double-digit-run --mnist {params.folder} --loss {wildcards.digit_loss} --seed {wildcards.seed}"
         " --settings {params.settings:q} --threads {threads} --checkpoint {output.checkpoint} --out {output.csv} > {log} 2>&1"
@@ -111,10 +111,6 @@ rule double_digit_table:
         loc="results/double_digit_localisation.csv",
         md="results/table2.md",
         provenance="results/table2.provenance.json",
-    params:
-        region=DOUBLE["region"],
-        tau=DOUBLE["tau"],
-        upstream=upstream_options(MNIST_INPUT + DOUBLE_DIGIT_CHECKPOINTS),
     log:
         "logs/double_digit/table.log",
     benchmark:
@@ -125,6 +121,10 @@ rule double_digit_table:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        region=DOUBLE["region"],
+        tau=DOUBLE["tau"],
+        upstream=upstream_options(MNIST_INPUT + DOUBLE_DIGIT_CHECKPOINTS),
     shell:
         "infocam double-digit-table --published {input.published} --csv {output.csv} --loc-csv {output.loc}"
         " --md {output.md}"
@@ -138,13 +138,14 @@ rule digits_figures:
         cam_model=f"results/double_digit/sigmoid-s{DOUBLE['seeds'][0]}.pt",
         masking_model=f"results/double_digit/pc_sigmoid-s{DOUBLE['seeds'][0]}.pt",
     output:
-        cam=report("results/figures/double_digit_cam_vs_infocam.png", caption="../report/double_digit_figure.rst",
-                   category="infoCAM paper"),
-        masking=report("results/figures/info_masking.png", caption="../report/info_masking_figure.rst",
-                       category="softmax paper"),
-    params:
-        folder=lambda wildcards, input: os.path.dirname(input[0]),
-        settings=digits_figure_settings,
+        cam=report(
+            "results/figures/double_digit_cam_vs_infocam.png",
+            caption="../report/double_digit_figure.rst",
+            category="infoCAM paper",
+        ),
+        masking=report(
+            "results/figures/info_masking.png", caption="../report/info_masking_figure.rst", category="softmax paper"
+        ),
     log:
         "logs/double_digit/figures.log",
     benchmark:
@@ -155,6 +156,9 @@ rule digits_figures:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        folder=lambda wildcards, input: os.path.dirname(input[0]),
+        settings=digits_figure_settings,
     shell:
         "infocam digits-figures --mnist {params.folder} --settings {params.settings:q} --cam-model {input.cam_model}"
         " --masking-model {input.masking_model} --cam-out {output.cam} --masking-out {output.masking} > {log} 2>&1"

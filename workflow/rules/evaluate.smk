@@ -5,8 +5,6 @@ rule evaluate:
     output:
         per_image=f"results/eval/{{dataset}}/{CELL}/per_image.csv.gz",
         summary=f"results/eval/{{dataset}}/{CELL}/summary.json",
-    params:
-        settings=evaluate_settings,
     log:
         f"logs/evaluate/{{dataset}}/{CELL}.log",
     benchmark:
@@ -18,6 +16,8 @@ rule evaluate:
         mem_mb=8000,
         runtime=120,
         gpu=USES_GPU,
+    params:
+        settings=evaluate_settings,
     shell:
         "infocam evaluate --data {input.data} --checkpoint {input.checkpoint} --settings {params.settings:q}"
         " --threads {threads} --per-image {output.per_image} --summary {output.summary} > {log} 2>&1"
@@ -29,21 +29,21 @@ rule wsol_figure:
         checkpoint=figure_checkpoint,
     output:
         report("results/figures/{kind}_{dataset}.png", caption="../report/wsol_figure.rst", category="infoCAM paper"),
-    params:
-        settings=figure_settings,
-        family=lambda wildcards: "--family" if wildcards.kind == "family" else "",
-    wildcard_constraints:
-        kind="wsol|family",
     log:
         "logs/figures/{kind}_{dataset}.log",
     benchmark:
         "results/benchmarks/figures/{kind}_{dataset}.tsv"
+    wildcard_constraints:
+        kind="wsol|family",
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=4000,
         runtime=10,
+    params:
+        settings=figure_settings,
+        family=lambda wildcards: "--family" if wildcards.kind == "family" else "",
     shell:
         "infocam wsol-figure --data {input.data} --checkpoint {input.checkpoint} --settings {params.settings:q}"
         " {params.family} --out {output} > {log} 2>&1"

@@ -8,7 +8,8 @@ import os
 FULLSUP_METADATA = ("image_ids", "image_sizes", "localization", "class_labels")
 # datasets.<name>.fullsup of every CUB-format dataset whose protocols list wsol2020
 FULLSUP = {
-    name: spec["fullsup"] for name, spec in DATA_SOURCES.items()
+    name: spec["fullsup"]
+    for name, spec in DATA_SOURCES.items()
     if spec["format"] == "cub" and "wsol2020" in spec.get("protocols", ["paper"])
 }
 FULLSUP_SYNTHETIC = [name for name, fullsup in FULLSUP.items() if fullsup["source"] == "synthetic"]

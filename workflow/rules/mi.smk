@@ -4,21 +4,21 @@
 rule mi_estimate:
     output:
         "results/mi/{setting}-d{dim}.csv",
-    wildcard_constraints:
-        setting=_alternatives(MI["settings"]),
-        dim=r"\d+",
-    params:
-        settings=mi_settings,
     log:
         "logs/mi/{setting}-d{dim}.log",
     benchmark:
         "results/benchmarks/mi/{setting}-d{dim}.tsv"
+    wildcard_constraints:
+        setting=_alternatives(MI["settings"]),
+        dim=r"\d+",
     conda:
         CONDA_ENV
     threads: MI["threads"]
     resources:
         mem_mb=2000,
         runtime=120,
+    params:
+        settings=mi_settings,
     shell:
         "infocam mi-estimate --setting {wildcards.setting} --dim {wildcards.dim} --settings {params.settings:q}"
         " --threads {threads} --out {output} > {log} 2>&1"

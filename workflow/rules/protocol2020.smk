@@ -8,8 +8,6 @@ rule select_2020:
         snapshots=f"results/train/{{dataset}}/{CELL}/snapshots.json",
     output:
         f"results/wsol2020/select/{{dataset}}/{CELL}.json",
-    params:
-        settings=protocol_settings,
     log:
         f"logs/wsol2020/select/{{dataset}}/{CELL}.log",
     benchmark:
@@ -21,6 +19,8 @@ rule select_2020:
         mem_mb=8000,
         runtime=120,
         gpu=USES_GPU,
+    params:
+        settings=protocol_settings,
     shell:
         "infocam select-2020 --data {input.data} --snapshots {input.snapshots} --settings {params.settings:q}"
         " --threads {threads} --out {output} > {log} 2>&1"
@@ -33,8 +33,6 @@ rule test_2020:
     output:
         result=f"results/wsol2020/test/{{dataset}}/{CELL}.json",
         hits=f"results/wsol2020/test/{{dataset}}/{CELL}.npz",
-    params:
-        settings=protocol_settings,
     log:
         f"logs/wsol2020/test/{{dataset}}/{CELL}.log",
     benchmark:
@@ -46,6 +44,8 @@ rule test_2020:
         mem_mb=8000,
         runtime=120,
         gpu=USES_GPU,
+    params:
+        settings=protocol_settings,
     shell:
         "infocam test-2020 --data {input.data} --selection {input.selection} --settings {params.settings:q}"
         " --threads {threads} --out {output.result} --hits {output.hits} > {log} 2>&1"

@@ -11,20 +11,20 @@ rule dvc_track:
         "{tracked}",
     output:
         "{tracked}.dvc",
-    wildcard_constraints:
-        tracked=r"(data/raw|data/prepared|results/pretrain|results/checkpoints|results/double_digit)/.+",
-    params:
-        remote=f"--remote {DVC['remote']}" if DVC.get("remote") else "",
     log:
         "logs/dvc/{tracked}.log",
     benchmark:
         "results/benchmarks/dvc/{tracked}.tsv"
+    wildcard_constraints:
+        tracked=r"(data/raw|data/prepared|results/pretrain|results/checkpoints|results/double_digit)/.+",
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=1000,
         runtime=30,
+    params:
+        remote=f"--remote {DVC['remote']}" if DVC.get("remote") else "",
     shell:
         "infocam dvc-track {params.remote} {input} > {log} 2>&1"
 
@@ -42,10 +42,6 @@ rule claims:
         csv=report("results/claims.csv", caption="../report/claims.rst", category="claims"),
         md="results/claims.md",
         provenance="results/claims.provenance.json",
-    params:
-        synthetic=" ".join(SYNTHETIC_DATASETS),
-        stand_in="--mnist-stand-in" if DIGITS["mnist"]["source"] == "offline" else "",
-        wsol2020=lambda wildcards, input: f"--wsol2020 {input.wsol2020}" if input.wsol2020 else "",
     log:
         "logs/tables/claims.log",
     benchmark:
@@ -56,6 +52,10 @@ rule claims:
     resources:
         mem_mb=1000,
         runtime=10,
+    params:
+        synthetic=" ".join(SYNTHETIC_DATASETS),
+        stand_in="--mnist-stand-in" if DIGITS["mnist"]["source"] == "offline" else "",
+        wsol2020=lambda wildcards, input: f"--wsol2020 {input.wsol2020}" if input.wsol2020 else "",
     shell:
         "infocam claims --mi {input.mi} --pc-softmax {input.pc_softmax} --comparison {input.comparison}"
         " --published {input.published} --double-digit {input.double_digit} --synthetic {params.synthetic}"

@@ -8,12 +8,12 @@ rule table:
         csv=report("results/{table}.csv", caption="../report/wsol_table.rst", category="infoCAM paper"),
         md="results/{table}.md",
         provenance="results/{table}.provenance.json",
-    wildcard_constraints:
-        table="table1|table3|table4|table5|table6",
     log:
         "logs/tables/{table}.log",
     benchmark:
         "results/benchmarks/tables/{table}.tsv"
+    wildcard_constraints:
+        table="table1|table3|table4|table5|table6",
     conda:
         CONDA_ENV
     threads: 1

@@ -8,12 +8,6 @@ rule train:
         history=f"results/train/{{dataset}}/{CELL}/history.csv",
         # the checkpoints the 2020 protocol chooses among (wsol2020.kept_epochs), in epochs/ beside it
         snapshots=f"results/train/{{dataset}}/{CELL}/snapshots.json",
-    params:
-        resume=f"results/train/{{dataset}}/{CELL}/resume.pt",
-        settings=train_settings,
-        decoded=decoded_option,
-        snapshot_epochs=lambda wildcards: " ".join(
-            map(str, jobs.snapshot_epochs_of(config, wildcards.dataset, wildcards.backbone))),
     log:
         f"logs/train/{{dataset}}/{CELL}.log",
     benchmark:
@@ -25,6 +19,13 @@ rule train:
         mem_mb=8000,
         runtime=60 * 24,
         gpu=USES_GPU,
+    params:
+        resume=f"results/train/{{dataset}}/{CELL}/resume.pt",
+        settings=train_settings,
+        decoded=decoded_option,
+        snapshot_epochs=lambda wildcards: " ".join(
+            map(str, jobs.snapshot_epochs_of(config, wildcards.dataset, wildcards.backbone))
+        ),
     shell:
         "infocam train --data {input.data} --checkpoint {output.checkpoint}"
         " --history {output.history} --resume {params.resume} --settings {params.settings:q}"
@@ -41,10 +42,6 @@ rule pretrain:
     output:
         checkpoint="results/pretrain/{backbone}.pt",
         history="results/pretrain/{backbone}/history.csv",
-    params:
-        resume="results/pretrain/{backbone}/resume.pt",
-        settings=pretrain_settings,
-        decoded=decoded_option,
     log:
         "logs/pretrain/{backbone}.log",
     benchmark:
@@ -56,6 +53,10 @@ rule pretrain:
         mem_mb=8000,
         runtime=60 * 24,
         gpu=USES_GPU,
+    params:
+        resume="results/pretrain/{backbone}/resume.pt",
+        settings=pretrain_settings,
+        decoded=decoded_option,
     shell:
         "infocam train --data {input.data} --checkpoint {output.checkpoint}"
         " --history {output.history} --resume {params.resume} --settings {params.settings:q}"

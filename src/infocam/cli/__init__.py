@@ -7,6 +7,8 @@ paths and, for the jobs that train or evaluate, their settings as one JSON objec
 import argparse
 import sys
 
+import infocam
+
 from infocam.cli import config, data, digits, mi, protocol2020, provenance, wsol
 from infocam.cli.common import UserError
 from infocam.preemption import PREEMPTED_EXIT_CODE, Preempted
@@ -15,6 +17,7 @@ from infocam.provenance.dvc import DvcError
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="infocam", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {infocam.__version__}")
     sub = parser.add_subparsers(dest="verb", required=True)
     for module in (config, data, wsol, protocol2020, mi, digits, provenance):
         module.register(sub)

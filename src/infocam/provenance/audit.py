@@ -95,7 +95,8 @@ def check_code(code, report):
     current = code_files() or {}
     changed = sorted(path for path in set(recorded) | set(current) if recorded.get(path) != current.get(path))
     state = "with uncommitted changes" if code.get("dirty") else "clean"
-    where = f"commit {str(code.get('commit'))[:12]} ({state})"
+    where = f"commit {str(code.get('commit'))[:12]} ({state})" if code.get("commit") \
+        else f"infocam {code.get('version')} (installed package)"
     report.check(not changed, "code", f"{where}, {len(recorded)} code files unchanged",
                  f"{len(changed)} code file(s) differ from {where}, e.g. {changed[0] if changed else ''}")
 

@@ -10,6 +10,7 @@ does not rerun every other experiment.
 """
 
 import hashlib
+import importlib.metadata
 import json
 import os
 import platform
@@ -20,9 +21,11 @@ from pathlib import Path
 
 from infocam.io import file_md5, write_text_atomic
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
+REPO_ROOT = PACKAGE_DIR.parents[1]  # the repository, when the package runs from its src/ folder
+FROM_CLONE = PACKAGE_DIR.parent.name == "src" and (REPO_ROOT / "pyproject.toml").is_file()
 # What decides the numbers; a change anywhere else (README, tests) leaves a record valid.
-CODE_PATHS = ["src", "workflow", "Snakefile", "envs"]
+CODE_PATHS = ["src", "workflow", "envs"]
 LOCK_FILE = REPO_ROOT / "envs" / "requirements.lock"
 SPLIT_FILES = ["train.csv", "val.csv", "test.csv", "boxes.csv", "classes.csv"]
 PART_FILE = "parts.csv"  # only where the data have part boxes (the synthetic datasets)
@@ -33,12 +36,27 @@ CONFIG_OVERRIDES_ENV = "INFOCAM_CONFIG_OVERRIDES"  # what --config gave on the c
 
 
 def _git(*args):
+    if not FROM_CLONE:  # an installed package: any repository around site-packages is not its source
+        return None
     result = subprocess.run(["git", *args], cwd=REPO_ROOT, capture_output=True, text=True)
     return result.stdout if result.returncode == 0 else None
 
 
+def package_version():
+    return importlib.metadata.version("infocam")
+
+
+def installed_files():
+    """{path inside the package: md5} of an installed package's files (no repository to ask git)."""
+    paths = sorted(path for path in PACKAGE_DIR.rglob("*") if path.is_file() and "__pycache__" not in path.parts)
+    return {f"infocam/{path.relative_to(PACKAGE_DIR)}": file_md5(path) for path in paths}
+
+
 def code_files():
-    """{path: md5} of every file under the code paths that git tracks or would track (untracked, not ignored)."""
+    """{path: md5} of every file under the code paths that git tracks or would track (untracked, not
+    ignored); for an installed package, of the package's own files."""
+    if not FROM_CLONE:
+        return installed_files()
     listed = _git("ls-files", "--cached", "--others", "--exclude-standard", "--", *CODE_PATHS)
     if listed is None:
         return None
@@ -47,13 +65,18 @@ def code_files():
 
 
 def code_version():
-    """The git commit, whether the code differs from it, and the md5 of every code file as it was run."""
+    """The release, the git commit and whether the code differs from it (None for an installed
+    package), and the md5 of every code file as it was run."""
+    version = package_version()
+    if not FROM_CLONE:
+        return {"version": version, "commit": None, "dirty": None, "files_md5": installed_files()}
     commit = _git("rev-parse", "HEAD")
     files = code_files()
     if commit is None or files is None:
-        return {"commit": None, "dirty": None, "files_md5": None}
+        return {"version": version, "commit": None, "dirty": None, "files_md5": None}
     status = _git("status", "--porcelain", "--untracked-files=all", "--", *CODE_PATHS)
-    return {"commit": commit.strip(), "dirty": bool(status and status.strip()), "files_md5": files}
+    return {"version": version, "commit": commit.strip(), "dirty": bool(status and status.strip()),
+            "files_md5": files}
 
 
 def config_sha256(config):
