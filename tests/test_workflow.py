@@ -94,6 +94,9 @@ def test_default_config_plans_the_full_grid(tmp_path):
     assert counts["synthesize_archive"] == "3" and counts["prepare_dataset"] == "3" and counts["table"] == "5"
     assert counts["pretrain"] == "2"  # one per backbone, on the synthetic pretraining corpus
     assert counts["decode_images"] == "3"  # training.cache_images: each prepared dataset decoded once
+    # the 2020 protocol on CUB's 4 cells (Tiny-ImageNet's is off), from one synthetic train-fullsup tar
+    assert counts["select_2020"] == counts["test_2020"] == "4" and counts["synthesize_fullsup"] == "1"
+    assert counts["table_2020"] == counts["tau_figure_2020"] == "1"
 
 
 def deployed_plan(deployment, configfile):

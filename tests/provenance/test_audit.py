@@ -69,7 +69,9 @@ def copy(built, tmp_path):
 
 def test_workflow_tracks_archives_prepared_data_and_checkpoints_and_dvc_status_is_clean(built):
     for record in ["data/raw/cub/synthetic-cub.tgz.dvc", "data/prepared/tiny.dvc",
-                   f"results/checkpoints/cub/{CELL}.pt.dvc", "results/double_digit/sigmoid-s0.pt.dvc"]:
+                   f"results/checkpoints/cub/{CELL}.pt.dvc", "results/double_digit/sigmoid-s0.pt.dvc",
+                   "data/raw/cub/synthetic-cubv2.tar.dvc",  # wsol2020's train-fullsup and its metadata files
+                   "data/raw/cub/synthetic-cubv2.tar.metadata/localization.txt.dvc"]:
         assert (built / record).is_file(), record
     assert "up to date" in run([*DVC, "status"], built).stdout
     # The .dvc files are ready to commit; the data they describe stays out of git.

@@ -205,9 +205,12 @@ def cell_checkpoints(dataset):
 
 
 def dataset_dvc_records(datasets):
+    """Called after fullsup.smk is included (FULLSUP and its helpers are defined there)."""
     paths = []
     for dataset in datasets:
         paths += [raw_archive(dataset), f"data/prepared/{dataset}", *cell_checkpoints(dataset)]
+        if dataset in FULLSUP:  # wsol2020's train-fullsup (CUBV2): its images and metadata files
+            paths += [fullsup_images(dataset), *fullsup_metadata(dataset)]
     if datasets and PRETRAINING["enabled"]:
         paths += [raw_archive(PRETRAIN_DATASET), f"data/prepared/{PRETRAIN_DATASET}"]
         paths += [pretrained_checkpoint(backbone) for backbone in GRID["backbones"]]
@@ -285,7 +288,6 @@ DOUBLE_DIGIT_CHECKPOINTS = [path.replace(".csv", ".pt") for path in DOUBLE_DIGIT
 DIGITS_DVC_RECORDS = dvc_records(
     MNIST_INPUT + (["data/prepared/cub"] if "cub" in IMBALANCED["datasets"] else []) + DOUBLE_DIGIT_CHECKPOINTS
 )
-DVC_TARGETS = sorted(set(dataset_dvc_records(DATASETS) + DIGITS_DVC_RECORDS))
 
 
 def upstream_options(paths):

@@ -61,3 +61,7 @@ rule claims:
         " --published {input.published} --double-digit {input.double_digit} --synthetic {params.synthetic}"
         " {params.stand_in} {params.wsol2020} --csv {output.csv} --md {output.md}"
         " --provenance {output.provenance} > {log} 2>&1"
+
+
+# Every .dvc file of the config (rule all); here, once every rule file that names a tracked path is read.
+DVC_TARGETS = sorted(set(dataset_dvc_records(DATASETS) + DIGITS_DVC_RECORDS))
