@@ -9,7 +9,8 @@ import pytest
 
 from infocam.data.prepare import prepare_dataset, write_manifest
 from infocam.data.synthetic import parts_path, write_tiny_archive
-from infocam.wsol.protocol2020 import ProtocolSettings, Setting, score_settings, score_test_split, select_cell
+from infocam.wsol.protocol2020 import (ProtocolSettings, Setting, correct_top1_key, score_settings, score_test_split,
+                                        select_cell, threshold_index)
 from infocam.wsol.tables2020 import plot_tau_curves, write_tables
 from infocam.wsol.train import TrainSettings, load_checkpoint_model, snapshot_epochs, train_cell
 
@@ -91,14 +92,17 @@ def test_the_test_split_is_scored_once_per_choice_and_the_tables_follow(cell, tm
     assert rows[["maxboxacc_v2", "gt_loc", "gt_loc_tau02"]].apply(lambda c: c.between(0, 100)).all().all()
     assert (rows.top1_loc <= rows.gt_loc).all()
     hits = np.load(tmp_path / "hits.npz")
-    first = rows.iloc[0]
-    key = "-".join(part for part in [first.method, f"e{first.epoch}"] if part)
-    assert any(name.startswith(key) for name in hits.files)
+    for row in result["rows"]:  # per-image hits of every setting, and its checkpoint's top-1 correctness
+        v1, correct = hits[f"{row['key']}_v1"], hits[correct_top1_key(row["epoch"])]
+        assert v1.shape == (9, 100) and hits[f"{row['key']}_v2"].shape == (9, 3, 100)
+        assert row["top1_loc"] == pytest.approx(100 * (v1[:, threshold_index(row["tau"])] & correct).mean())
 
     main, normalisations = write_tables([tmp_path / "test.json"], tmp_path / "t.csv", tmp_path / "t.md",
                                         tmp_path / "n.csv", tmp_path / "n.md", tmp_path / "c.csv")
     assert set(main.checkpoint) == {"selected", "last"} and len(main) == 2 * 4
     assert (main.maxboxacc_v2_ci_low <= main.maxboxacc_v2_ci_high).all()
+    for metric in ("gt_loc", "top1_loc", "gt_loc_tau02"):  # a mean's percentile interval holds the mean
+        assert ((main[f"{metric}_ci_low"] <= main[metric]) & (main[metric] <= main[f"{metric}_ci_high"])).all(), metric
     assert set(normalisations.normalisation) == {"minmax", "max", "pas", "ivr"} and len(normalisations) == 3 * 4
     comparison = pd.read_csv(tmp_path / "c.csv")
     assert set(comparison.method) == {"infocam", "infocam_plus"} and (comparison.baseline == "cam").all()

@@ -265,7 +265,7 @@ def score_test_split(prepared_dir, selection_json, out_json, out_npz, settings, 
         model, _ = load_checkpoint_model(selection["checkpoints"][str(epoch)]["path"], device)
         of_epoch = [setting for setting in wanted if setting.epoch == epoch]
         recorders, correct = score_settings(model, prepared_dir, splits, settings, of_epoch)
-        arrays["correct_top1"] = correct
+        arrays[correct_top1_key(epoch)] = correct  # each checkpoint classifies the test images its own way
         for setting, recorder in recorders.items():
             v1, v2 = recorder.hit_arrays()
             arrays[f"{setting.key}_v1"], arrays[f"{setting.key}_v2"] = v1, v2
@@ -274,13 +274,18 @@ def score_test_split(prepared_dir, selection_json, out_json, out_npz, settings, 
     with atomic_path(out_npz) as tmp, open(tmp, "wb") as stream:
         np.savez_compressed(stream, **arrays)
     record = {"dataset": settings.dataset, "cell": selection["cell"], "selection_split": selection["selection_split"],
-              "test_splits": list(splits), "n_test": int(len(arrays["correct_top1"])),
+              "test_splits": list(splits), "n_test": int(len(correct)),
               "rows": rows, "selection": {"path": str(selection_json), "md5": file_md5(selection_json)},
               "hits": {"path": str(out_npz), "md5": file_md5(out_npz)}}
     record["provenance"] = {**base_record(started, device), "parameters": asdict(settings),
                             "dataset": dataset_record(prepared_dir)}
     write_text_atomic(out_json, json.dumps(record, indent=1) + "\n")
     return record
+
+
+def correct_top1_key(epoch):
+    """The hits file's array of whether checkpoint `epoch`'s top-1 class is right, per test image."""
+    return f"correct_top1_e{epoch}"
 
 
 def threshold_index(tau):

@@ -24,7 +24,7 @@ from infocam.stats import (bootstrap_interval, max_accuracy_interval, mcnemar_ex
                            paired_max_accuracy_interval)
 from infocam.wsol.localize import DEFAULT_THRESHOLDS, IOU_LEVELS
 from infocam.wsol.methods import BASELINE, by_name, headline_methods
-from infocam.wsol.protocol2020 import SELECTION_NORMALISATION, threshold_index
+from infocam.wsol.protocol2020 import SELECTION_NORMALISATION, correct_top1_key, threshold_index
 from infocam.wsol.tables import BACKBONE_NAMES, CELL_KEYS, DATASET_NAMES
 
 SPLIT_NOTES = {"fullsup": "train-fullsup: CUBV2", "val": "train-fullsup: the authors' val half (no CUBV2 for this "
@@ -45,7 +45,7 @@ def load_results(paths):
             rows.append({"dataset": result["dataset"], "backbone": cell["backbone"], "adl": bool(cell["adl"]),
                          "seed": cell["seed"], "split_note": SPLIT_NOTES[result["selection_split"]],
                          "n_test": result["n_test"], **{k: v for k, v in row.items() if k != "key"},
-                         "v1": v1, "v2": v2, "gt_hits": at_tau, "top1_hits": at_tau & hits["correct_top1"],
+                         "v1": v1, "v2": v2, "gt_hits": at_tau, "top1_hits": at_tau & hits[correct_top1_key(row["epoch"])],
                          "gt_hits_tau02": at_fixed})
     if not rows:
         raise ValueError("no 2020-protocol results given")
