@@ -50,6 +50,7 @@ def test_every_method_gets_a_checkpoint_r_percentile_and_tau_from_the_selection_
     assert set(infocam["normalisations"]) == {"minmax", "max", "pas", "ivr"}
     assert infocam["normalisations"]["ivr"]["percentile"] in (30, 60)
     assert set(selection["choices"]["gradcam"]["selected"]["normalisations"]) == {"minmax"}
+    assert set(selection["choices"]["infocam"]["last"]["normalisations"]) == {"minmax"}  # no table shows more
     assert selection["choices"]["cam"]["last"]["epoch"] == 2 and selection["choices"]["cam"]["last"]["region"] is None
     candidates = pd.DataFrame(selection["candidates"])
     best = candidates[candidates.method == "infocam"].maxboxacc_v2.max()

@@ -7,7 +7,8 @@ the selection split, per method:
 
 1. the checkpoint among the epochs kept in training and the region R among the grid, by
    MaxBoxAccV2 under min-max normalisation (the last epoch is reported too, with its own R);
-2. IVR's percentile, by MaxBoxAccV2 under IVR, for the chosen checkpoint and R;
+2. IVR's percentile, by MaxBoxAccV2 under IVR, for the chosen checkpoint and R (the selected
+   checkpoint's only: the last epoch is reported under min-max, the normalisation table's);
 3. an operating tau per normalisation: the threshold with the highest GT-known Loc (largest
    contour, IoU 0.5), the box a deployed method would draw.
 
@@ -177,7 +178,8 @@ def select_cell(prepared_dir, snapshot_paths, out_json, settings, threads=1):
     """Choose, per method, the checkpoint, R, IVR percentile and tau on the selection split; write them.
 
     One pass over the split per checkpoint scores every candidate under min-max normalisation; one
-    more per chosen checkpoint scores the other normalisations of the headline methods' choices."""
+    more per chosen checkpoint scores the other normalisations of the headline methods' selected
+    choices (the normalisation table's; the last epoch is reported under min-max only)."""
     started = time.time()
     torch.set_num_threads(threads)
     device = resolve_device(settings.device)
@@ -196,12 +198,14 @@ def select_cell(prepared_dir, snapshot_paths, out_json, settings, threads=1):
         for label, epochs in (("selected", models), ("last", [max(models)])):
             of_method = {s: v[0] for s, v in candidates.items() if s.method == method and s.epoch in epochs}
             bests[method, label] = _best(of_method)
-    others = [other for best in set(bests.values()) for other in _other_normalisations(best, settings)]
+    selected = {best for (_, label), best in bests.items() if label == "selected"}
+    others = [other for best in selected for other in _normalised(best, settings)
+              if other.normalisation != SELECTION_NORMALISATION]
     for epoch in sorted({setting.epoch for setting in others}):
         scored |= _scored(models[epoch][0], prepared_dir, split, settings, [s for s in others if s.epoch == epoch])
     choices = {}
     for (method, label), best in bests.items():
-        choices.setdefault(method, {})[label] = _normalisation_choices(best, scored, settings)
+        choices.setdefault(method, {})[label] = _normalisation_choices(best, scored, settings, label == "selected")
     record = {
         "dataset": settings.dataset,
         "cell": cell,
@@ -222,22 +226,20 @@ def _scored(model, prepared_dir, split, settings, wanted):
     return {setting: (recorder.maxboxacc_v2(), recorder.operating_tau()) for setting, recorder in recorders.items()}
 
 
-def _normalised(best, settings):
-    """`best` (scored under min-max) under every normalisation its method is evaluated with."""
-    normalisations = NORMALISATIONS if best.method in NORMALISED_METHODS else (SELECTION_NORMALISATION,)
+def _normalised(best, settings, every=True):
+    """`best` (scored under min-max) under every normalisation its method is evaluated with (`every`),
+    or under min-max alone."""
+    every = every and best.method in NORMALISED_METHODS
+    normalisations = NORMALISATIONS if every else (SELECTION_NORMALISATION,)
     return [Setting(best.method, best.epoch, best.region, name, percentile)
             for name in normalisations
             for percentile in (settings.ivr_percentiles if name == "ivr" else (None,))]
 
 
-def _other_normalisations(best, settings):
-    return [setting for setting in _normalised(best, settings) if setting.normalisation != SELECTION_NORMALISATION]
-
-
-def _normalisation_choices(best, scored, settings):
+def _normalisation_choices(best, scored, settings, every):
     """{normalisation: {percentile, tau, maxboxacc_v2}} for the chosen checkpoint and R, plus both."""
     by_normalisation = {}
-    for setting in _normalised(best, settings):
+    for setting in _normalised(best, settings, every):
         score, tau = scored[setting]
         kept = by_normalisation.get(setting.normalisation)
         if kept is None or score > kept["maxboxacc_v2"]:
