@@ -1,8 +1,12 @@
-"""Shared test set-up: the venv's commands (snakemake, infocam) come first on PATH."""
+"""Shared test set-up: the venv's commands (snakemake, infocam) come first on PATH; the suite's
+one whole workflow run (tiny_run)."""
 
 import os
 import sys
 from pathlib import Path
+
+import pytest
+from filelock import FileLock
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEFILE = ROOT / "workflow" / "Snakefile"
@@ -10,3 +14,16 @@ TINY = ROOT / ".test" / "config" / "config.yaml"  # the tiny config the suite an
 VENV_BIN = Path(sys.executable).parent
 os.environ["PATH"] = f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}"
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, worker_id):
+    """The Deployment of the suite's one whole run (deployment.tiny_run). pytest-xdist's workers
+    share it: the first to ask builds it under a lock in their common folder, the others wait."""
+    from deployment import tiny_run as build
+
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # each worker's folder sits in the session's
+    with FileLock(shared / "tiny-run.lock"):
+        return build(shared / "tiny-run")

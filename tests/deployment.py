@@ -6,6 +6,7 @@ The fresh venv borrows the test venv's dependencies through a .pth line naming i
 reading that directory's own .pth files, so the test venv's editable infocam stays invisible.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,6 +14,8 @@ import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from conftest import ROOT, TINY
 
@@ -36,8 +39,8 @@ class Deployment:
         return subprocess.run([str(self.venv / "bin" / args[0]), *args[1:]], cwd=cwd or self.folder,
                               capture_output=True, text=True, env=self.env)
 
-    def snakemake(self, *args):
-        return self.run("python", "-m", "snakemake", *args)
+    def snakemake(self, *args, cwd=None):
+        return self.run("python", "-m", "snakemake", *args, cwd=cwd)
 
 
 def copy_repository(dest):
@@ -82,3 +85,40 @@ def deploy(tmp_path, config=TINY):
     assert installed.returncode == 0, installed.stdout + installed.stderr
     shutil.copy(config, deployment.folder / "config" / "config.yaml")
     return deployment
+
+
+DVC = [sys.executable, "-m", "dvc"]
+
+
+def git_dvc_project(folder, remote):
+    """Make `folder` a user's git + DVC project: the project's ignore rules, a local default DVC
+    remote, everything in it committed."""
+    shutil.copy(ROOT / ".gitignore", folder / ".gitignore")
+    for command in (["git", "init", "-q"], ["git", "config", "user.email", "test@example.org"],
+                    ["git", "config", "user.name", "test"], [*DVC, "init", "-q"],
+                    [*DVC, "remote", "add", "-d", "local", str(remote)], ["git", "add", "-A"],
+                    ["git", "commit", "-qm", "init"]):
+        subprocess.run(command, cwd=folder, check=True, capture_output=True, text=True)
+
+
+def tracked_tiny_config(path):
+    """The tiny config with DVC tracking on (no remote of its own: the project's default)."""
+    path.write_text(yaml.safe_dump({**yaml.safe_load(TINY.read_text()), "dvc": {"track": True, "remote": None}}))
+    return path
+
+
+def tiny_run(path):
+    """The suite's one whole run, built at `path` by the first caller (later ones find it): the tiny
+    config with DVC tracking on, in a folder deployed as the README says that is a git + DVC project.
+    test_workflow.py checks what it builds, provenance/test_audit.py audits and tampers with copies."""
+    outcome = path / "run.json"
+    if not outcome.exists():
+        path.mkdir(parents=True, exist_ok=True)
+        deployment = deploy(path, config=tracked_tiny_config(path / "tracked-tiny.yaml"))
+        git_dvc_project(deployment.folder, path / "dvc-remote")
+        result = deployment.snakemake("--cores", "2")
+        outcome.write_text(json.dumps({"returncode": result.returncode, "stdout": result.stdout[-3000:],
+                                       "stderr": result.stderr[-3000:]}))
+    run = json.loads(outcome.read_text())
+    assert run["returncode"] == 0, run["stdout"] + run["stderr"]
+    return Deployment(path / "source", path / "deployed", path / "venv")

@@ -9,7 +9,6 @@ import pytest
 import yaml
 
 from conftest import ROOT, SNAKEFILE, SNAKEMAKE, TINY
-from deployment import deploy
 
 
 
@@ -18,8 +17,8 @@ def snakemake(*args, workdir=ROOT, env=None):
                           capture_output=True, text=True, env=env)
 
 
-def write_config(path, edit):
-    config = yaml.safe_load(TINY.read_text())
+def write_config(path, edit, base=TINY):
+    config = yaml.safe_load(base.read_text())
     edit(config)
     path.write_text(yaml.safe_dump(config))
     return str(path)
@@ -109,14 +108,11 @@ def deployed_plan(deployment, configfile):
 
 
 @pytest.mark.slow
-def test_tiny_config_builds_every_table(tmp_path):
-    """The suite's one whole run, in a folder deployed as the README says (tests/deployment.py):
-    snakedeploy's module Snakefile, the tiny config as its config/config.yaml, infocam installed
-    from the same source into a fresh venv."""
-    deployment = deploy(tmp_path / "deployment")
-    result = deployment.snakemake("--cores", "2")
-    work = deployment.folder
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+def test_tiny_config_builds_every_table(tiny_run, tmp_path):
+    """The suite's one whole run (conftest.tiny_run), in a folder deployed as the README says:
+    snakedeploy's module Snakefile, the tiny config with DVC tracking on as its config/config.yaml,
+    infocam installed from the same source into a fresh venv."""
+    deployment, work = tiny_run, tiny_run.folder
     table1 = pd.read_csv(work / "results" / "table1.csv")
     assert len(table1) == 2 * 2 * 2 * 3  # dataset x backbone x ADL x method
     assert table1[["gt_loc", "top1_loc"]].notna().all().all()
@@ -149,12 +145,12 @@ def test_tiny_config_builds_every_table(tmp_path):
                    "family_cub", "family_tiny"):
         assert (work / "results" / "figures" / f"{figure}.png").read_bytes()[:4] == b"\x89PNG"
 
-    # DVC tracking is off in this config: the audit checks the md5 chain and says DVC was not used.
+    # The audit follows every table's md5 chain to the DVC records (provenance/test_audit.py tampers with it).
     tables = sorted(str(path) for path in (work / "results").glob("*.csv") if path.name != "double_digit_localisation.csv")
     audit = deployment.run("infocam", "audit", *tables)  # the installed package checks its own records
     assert audit.returncode == 0, audit.stdout[-3000:] + audit.stderr
     # 8 tables, comparisons, claims, and the 2020 protocol's table, normalisation table and comparisons
-    assert audit.stdout.count("DVC was not used") == len(tables) == 13
+    assert audit.stdout.count("links hold") == len(tables) == 13 and "DVC was not used" not in audit.stdout
     wsol2020 = pd.read_csv(work / "results" / "table1_wsol2020.csv")
     assert len(wsol2020) == 8 * 2 * (3 + 8)  # cells x (selected, last) x (headline methods + the family)
 
@@ -175,21 +171,21 @@ def test_tiny_config_builds_every_table(tmp_path):
     assert (claims.id.str.startswith("infocam-vs-cam-wsol2020").sum()) == 8
 
     # One dataset's learning rate changes: only that dataset's training and what follows from it is planned.
-    changed = yaml.safe_load(TINY.read_text())
-    changed["datasets"]["cub"]["hyper"]["vgg16"]["lr"] = 0.004
-    changed_config = work / "changed.yaml"
-    changed_config.write_text(yaml.safe_dump(changed))
-    jobs = deployed_plan(deployment, str(changed_config))
+    built_config = work / "config" / "config.yaml"  # edited copies go to tmp_path: the run is shared
+    changed = write_config(tmp_path / "changed.yaml", lambda c: c["datasets"]["cub"]["hyper"]["vgg16"].update(lr=0.004),
+                           base=built_config)
+    jobs = deployed_plan(deployment, changed)
     assert jobs.pop("train") == 2 and jobs.pop("evaluate") == 2  # cub x vgg16 x {ADL off, on}
     assert jobs.pop("table") == 4  # table1, 3, 5 and 6 hold cub cells; table4 is Tiny-ImageNet only
     assert jobs.pop("select_2020") == 2 and jobs.pop("test_2020") == 2  # the 2020 protocol of those cells
+    assert jobs.pop("dvc_track") == 2  # the two new checkpoints' DVC records
     assert jobs == {"infocam_vs_cam": 1, "table_2020": 1, "tau_figure_2020": 1, "claims": 1, "all": 1,
-                    "total": 17}
+                    "total": 19}
 
     # The same folder under a paper-style config whose local copy is missing: one line, nothing runs.
     checkpoints = {path: path.stat().st_mtime for path in (work / "results" / "checkpoints").rglob("*.pt")}
-    missing = write_config(work / "missing.yaml", lambda c: c["datasets"]["cub"].update(
-        source="local", path=str(work / "no-such" / "CUB_200_2011.tgz"), md5="0" * 32))
+    missing = write_config(tmp_path / "missing.yaml", lambda c: c["datasets"]["cub"].update(
+        source="local", path=str(work / "no-such" / "CUB_200_2011.tgz"), md5="0" * 32), base=built_config)
     result = deployment.snakemake("--cores", "2", "--configfile", missing, "--replace-workflow-config")
     assert result.returncode == 1, result.stdout[-2000:]
     assert f"infocam: config key 'datasets.cub.path': {work}/no-such/CUB_200_2011.tgz does not exist" \
@@ -197,7 +193,8 @@ def test_tiny_config_builds_every_table(tmp_path):
     assert {path: path.stat().st_mtime for path in checkpoints} == checkpoints
 
     # Another synthetic seed: the archive, its preparation and everything made from them are planned again.
-    reseeded = write_config(work / "reseeded.yaml", lambda c: c["datasets"]["cub"]["synthetic"].update(seed=5))
+    reseeded = write_config(tmp_path / "reseeded.yaml", lambda c: c["datasets"]["cub"]["synthetic"].update(seed=5),
+                            base=built_config)
     jobs = deployed_plan(deployment, reseeded)
     assert jobs["synthesize_archive"] == 1 and jobs["prepare_dataset"] == 1
     assert jobs["train"] == 4 and jobs["evaluate"] == 4 and jobs["pc_softmax_run"] == 1

@@ -1,23 +1,21 @@
 """Provenance: DVC tracking by the workflow, `infocam audit` and its tamper tests, and tables
 rebuilt from checkpoints pulled from the DVC remote without a training job.
 
-One tiny workflow runs in a fresh git + DVC repository (module fixture); each tamper test
-works on its own copy of it.
+They read the suite's one whole run (conftest.tiny_run: the tiny config, DVC tracking on, in a
+deployed git + DVC project); each tamper test works on its own copy of it. The audits run with
+the deployment's installed infocam, whose files the provenance records hash.
 """
 
 import gzip
 import json
 import shutil
 import subprocess
-import sys
 
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SNAKEFILE, SNAKEMAKE, TINY
+from deployment import DVC
 
-CONFIGS = [str(TINY), str(ROOT / "tests" / "configs" / "tracked.yaml")]
-DVC = [sys.executable, "-m", "dvc"]
 TABLES = ["table1", "table3", "table4", "table5", "mi_estimation", "pc_softmax", "table2"]
 WSOL_TABLES = ["results/table1.csv", "results/table3.csv", "results/table4.csv", "results/table5.csv"]
 CELL = "vgg16-adl-softmax-s0"
@@ -29,35 +27,24 @@ def run(command, cwd):
     return result
 
 
-def snakemake(workdir, *args):
-    return run([*SNAKEMAKE, "-s", str(SNAKEFILE), "-d", str(workdir), "--cores", "2", *args,
-                "--configfile", *CONFIGS], cwd=workdir)
-
-
-def new_project_repo(path, remote):
-    """A git + DVC repository with the project's ignore rules and a local default remote."""
-    path.mkdir()
-    run(["git", "init", "-q"], path)
-    run(["git", "config", "user.email", "test@example.org"], path)
-    run(["git", "config", "user.name", "test"], path)
-    shutil.copy(ROOT / ".gitignore", path / ".gitignore")
-    run([*DVC, "init", "-q"], path)
-    run([*DVC, "remote", "add", "-d", "local", str(remote)], path)
-    run(["git", "add", "-A"], path)
-    run(["git", "commit", "-qm", "init"], path)
+@pytest.fixture(scope="module")
+def built(tiny_run):
+    return tiny_run.folder
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    base = tmp_path_factory.mktemp("provenance")
-    repo = base / "repo"
-    new_project_repo(repo, base / "remote")
-    snakemake(repo)  # the default target: every table, figure and .dvc file of the config
-    return repo
+def audit(tiny_run):
+    def audit_in(workdir, *tables):
+        return tiny_run.run("infocam", "audit", *tables, cwd=workdir)
+    return audit_in
 
 
-def audit(workdir, *tables):
-    return subprocess.run(["infocam", "audit", *tables], cwd=workdir, capture_output=True, text=True)
+def table1_row(built, dataset, backbone, method, adl):
+    """The audit's name of a Table 1 row: its 1-based number and its key."""
+    table = pd.read_csv(built / "results" / "table1.csv")
+    index = table.index[(table.dataset == dataset) & (table.backbone == backbone) & (table.method == method)
+                        & (table.adl == adl)][0]
+    return index, f"row {index + 1} ({dataset}, {backbone}, {method}, {adl})"
 
 
 @pytest.fixture
@@ -80,7 +67,7 @@ def test_workflow_tracks_archives_prepared_data_and_checkpoints_and_dvc_status_i
     assert not [line for line in untracked if line and not line.endswith(".dvc")]
 
 
-def test_every_table_has_a_provenance_record_and_passes_the_audit(built):
+def test_every_table_has_a_provenance_record_and_passes_the_audit(built, audit):
     result = audit(built, *(f"results/{table}.csv" for table in TABLES))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
     assert result.stdout.count("links hold") == len(TABLES)
@@ -88,16 +75,16 @@ def test_every_table_has_a_provenance_record_and_passes_the_audit(built):
     assert {"code", "config", "environment", "inputs", "outputs", "started", "finished"} <= set(record.index)
 
 
-def test_a_tampered_checkpoint_is_caught(copy):
+def test_a_tampered_checkpoint_is_caught(copy, audit):
     with open(copy / "results" / "checkpoints" / "cub" / f"{CELL}.pt", "ab") as handle:
         handle.write(b"\0")
     result = audit(copy, "results/table1.csv")
     assert result.returncode == 1
     assert f"checkpoint results/checkpoints/cub/{CELL}.pt: md5 is" in result.stderr
-    assert "row 4 (cub, vgg16, CAM, True)" in result.stdout
+    assert table1_row(copy, "cub", "vgg16", "CAM", True)[1] in result.stdout
 
 
-def test_a_tampered_per_image_file_is_caught(copy):
+def test_a_tampered_per_image_file_is_caught(copy, audit):
     path = copy / "results" / "eval" / "cub" / CELL / "per_image.csv.gz"
     with gzip.open(path) as stream:
         frame = pd.read_csv(stream)
@@ -105,22 +92,23 @@ def test_a_tampered_per_image_file_is_caught(copy):
     frame.to_csv(path, index=False, compression="gzip")
     result = audit(copy, "results/table1.csv")
     assert result.returncode == 1
-    assert "row 4 (cub, vgg16, CAM, True): gt_loc" in result.stderr
+    assert f"{table1_row(copy, 'cub', 'vgg16', 'CAM', True)[1]}: gt_loc" in result.stderr
     assert f"per-image results/eval/cub/{CELL}/per_image.csv.gz: md5 is" in result.stdout
     assert "metrics of cam differ from its per-image records" in result.stdout
 
 
-def test_a_tampered_table_cell_is_caught(copy):
+def test_a_tampered_table_cell_is_caught(copy, audit):
+    index, row = table1_row(copy, "cub", "vgg16", "infoCAM", False)
     path = copy / "results" / "table1.csv"
     table = pd.read_csv(path)
-    table.loc[1, "gt_loc"] = table.loc[1, "gt_loc"] + 12.5
+    table.loc[index, "gt_loc"] = table.loc[index, "gt_loc"] + 12.5
     table.to_csv(path, index=False)
     result = audit(copy, "results/table1.csv")
     assert result.returncode == 1
-    assert "row 2 (cub, vgg16, infoCAM, False): gt_loc" in result.stderr
+    assert f"{row}: gt_loc" in result.stderr
 
 
-def test_a_tampered_split_file_is_caught(copy):
+def test_a_tampered_split_file_is_caught(copy, audit):
     path = copy / "data" / "prepared" / "cub" / "test.csv"
     lines = path.read_text().splitlines()
     path.write_text("\n".join(lines[:-1]) + "\n")  # one test image dropped
@@ -130,7 +118,7 @@ def test_a_tampered_split_file_is_caught(copy):
     assert "prepared dataset data/prepared/cub: differs from its DVC record" in result.stdout
 
 
-def test_a_tampered_mi_result_is_caught(copy):
+def test_a_tampered_mi_result_is_caught(copy, audit):
     path = next((copy / "results" / "mi").glob("balanced-*.csv"))
     frame = pd.read_csv(path)
     frame.loc[0, "estimate_nats"] += 1.0
@@ -140,7 +128,7 @@ def test_a_tampered_mi_result_is_caught(copy):
     assert "differs from the per-job results" in result.stdout
 
 
-def test_tables_are_rebuilt_from_pulled_checkpoints_without_training(built, tmp_path):
+def test_tables_are_rebuilt_from_pulled_checkpoints_without_training(tiny_run, built, audit, tmp_path):
     run([*DVC, "push", "-q"], built)
     run(["git", "add", "-A"], built)
     run(["git", "commit", "-qm", "results tracked"], built)
@@ -148,7 +136,8 @@ def test_tables_are_rebuilt_from_pulled_checkpoints_without_training(built, tmp_
     run(["git", "clone", "-q", str(built), str(clone)], tmp_path)
     run([*DVC, "pull", "-q"], clone)
     # What `make tables-from-checkpoints` runs after `dvc pull`.
-    result = snakemake(clone, *WSOL_TABLES, "--allowed-rules", "evaluate", "table")
+    result = tiny_run.snakemake("--cores", "2", *WSOL_TABLES, "--allowed-rules", "evaluate", "table", cwd=clone)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "rule train:" not in result.stdout + result.stderr
     assert not (clone / "logs" / "train").exists()
     for table in WSOL_TABLES:
@@ -157,7 +146,7 @@ def test_tables_are_rebuilt_from_pulled_checkpoints_without_training(built, tmp_
     assert audit(clone, *WSOL_TABLES).returncode == 0
 
 
-def test_a_cell_made_from_another_dataset_than_the_tables_config_names_is_caught(copy):
+def test_a_cell_made_from_another_dataset_than_the_tables_config_names_is_caught(copy, audit):
     summary_path = copy / "results" / "eval" / "cub" / CELL / "summary.json"
     summary = json.loads(summary_path.read_text())
     summary["provenance"]["dataset"]["source"]["archive"] = "data/raw/cub/CUB_200_2011.tgz"
