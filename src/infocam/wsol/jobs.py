@@ -62,5 +62,6 @@ def protocol_settings(config: dict, dataset: str, backbone: str) -> dict:
     return {"dataset": dataset, "format": spec["format"],
             "regions": sorted({max(1, region + offset) for offset in protocol["region_offsets"]}),
             "ivr_percentiles": protocol["ivr_percentiles"], "resize": spec["resize"], "crop": spec["crop"],
-            "region_geometry": evaluation.get("region_geometry", "full"), "family": protocol.get("family", evaluation.get("family", [])),
+            "region_geometry": evaluation.get("region_geometry", "full"),
+            "family": protocol.get("family", evaluation.get("family", [])),
             "batch_size": evaluation["batch_size"], "device": config["device"]}
