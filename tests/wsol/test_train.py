@@ -86,6 +86,18 @@ def test_gpu_code_paths_run_on_cpu(prepared, tmp_path):
     assert history.train_loss.notna().all() and history.train_loss[0] > 0
 
 
+def test_a_channels_last_checkpoint_is_evaluated_channels_last_with_the_same_logits(prepared, tmp_path):
+    run(prepared, tmp_path, dataclasses.replace(SETTINGS, epochs=1, channels_last=True))
+    model, _ = train.load_checkpoint_model(tmp_path / "best.pt", torch.device("cpu"))
+    conv = next(module for module in model.modules() if isinstance(module, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        logits = model(x)
+        contiguous = model.to(memory_format=torch.contiguous_format)(x)
+    torch.testing.assert_close(logits, contiguous, rtol=1e-4, atol=1e-5)
+
+
 def test_cuda_without_a_gpu_is_one_clear_line():
     if torch.cuda.is_available():
         assert resolve_device("cuda").type == "cuda"

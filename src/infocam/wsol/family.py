@@ -15,9 +15,7 @@ import contextlib
 import io
 
 import numpy as np
-import pytorch_grad_cam
 import torch
-from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget, FinerWeightedTarget
 from threadpoolctl import threadpool_limits
 
 from infocam.wsol.methods import by_name, checked_family
@@ -25,6 +23,15 @@ from infocam.wsol.methods import by_name, checked_family
 FINER_COMPARISONS = (1, 2, 3)  # the library's default: the three classes whose logits are nearest the target's
 FINER_ALPHA = 1.0  # the library's default weight of the compared classes
 SCORE_CAM_BATCH = 64  # masked images per forward pass of Score-CAM
+
+
+def _library():
+    """pytorch-grad-cam and its target classes, imported only where a family member is computed:
+    with the scikit-learn it imports, it adds about 1.5 s to the start of every job that loads it."""
+    import pytorch_grad_cam
+    from pytorch_grad_cam.utils import model_targets
+
+    return pytorch_grad_cam, model_targets
 
 
 class FamilyMaps:
@@ -36,7 +43,7 @@ class FamilyMaps:
         self.cams = {name: self._library_cam(name) for name in self.names}
 
     def _library_cam(self, name):
-        cam = getattr(pytorch_grad_cam, by_name(name).library)(self.model, [self.model.cam_layer])
+        cam = getattr(_library()[0], by_name(name).library)(self.model, [self.model.cam_layer])
         weighting = getattr(cam, "base_cam", cam)  # FinerCAM weights with its Grad-CAM
         weighting.activations_and_grads.release()
         weighting.batch_size = SCORE_CAM_BATCH
@@ -48,7 +55,7 @@ class FamilyMaps:
         labels = labels.to(images.device)
         with torch.enable_grad():
             features, logits = self.model.features_and_logits(images)
-            gt_targets = [ClassifierOutputTarget(int(label)) for label in labels]
+            gt_targets = [_library()[1].ClassifierOutputTarget(int(label)) for label in labels]
             finer_targets = finer_weighted_targets(logits.detach(), labels)
             gradients = {"gt": _gradient(features, logits, gt_targets)} if self._gt_gradients_needed() else {}
             if "finercam" in self.names:
@@ -75,7 +82,8 @@ def finer_weighted_targets(logits, labels):
     distance.scatter_(1, labels[:, None], -1.0)  # the GT class itself first, so it is never compared
     nearest = distance.argsort(dim=1).cpu().numpy()
     comparisons = [i for i in FINER_COMPARISONS if i < logits.shape[1]]
-    return [FinerWeightedTarget(int(label), [int(row[i]) for i in comparisons], FINER_ALPHA)
+    weighted_target = _library()[1].FinerWeightedTarget
+    return [weighted_target(int(label), [int(row[i]) for i in comparisons], FINER_ALPHA)
             for label, row in zip(labels.tolist(), nearest)]
 
 
