@@ -67,6 +67,25 @@ def test_eval_transform_gives_the_crop_size_and_imagenet_normalisation(prepared)
     torch.testing.assert_close(normalised[:, 0, 0], expected)
 
 
+@pytest.mark.parametrize("size", [(50, 30), (257, 311), (128, 128), (64, 64), (17, 90)])
+@pytest.mark.parametrize("resize, crop", [(256, 224), (128, 112), (64, 64), (41, 32)])
+def test_eval_transform_equals_torchvisions_compose(size, resize, crop):
+    from torchvision import transforms
+
+    pixels = np.random.default_rng(sum(size) + resize).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    expected = transforms.Compose([transforms.Resize((resize, resize)), transforms.CenterCrop(crop),
+                                   transforms.ToTensor(), transforms.Normalize(images.IMAGENET_MEAN,
+                                                                                images.IMAGENET_STD)])(image)
+    assert torch.equal(images.eval_transform(resize, crop)(image), expected)
+    assert torch.equal(images.to_tensor(image), transforms.ToTensor()(image))
+
+
+def test_an_eval_crop_larger_than_the_resize_is_refused():
+    with pytest.raises(ValueError, match="expected 0 < crop <= resize, got resize=32, crop=40"):
+        images.eval_transform(32, 40)
+
+
 def test_a_truncated_image_is_one_line_naming_the_file(prepared, tmp_path):
     import shutil
 

@@ -92,6 +92,27 @@ def test_resnet_width_scales_and_full_width_matches_torchvision_layout():
     assert full.layer4[0].conv2.stride == (1, 1)
 
 
+@pytest.mark.parametrize("stride, downsampled", [(1, False), (2, True), (1, True)])
+def test_our_bottleneck_is_torchvisions_weights_and_outputs(stride, downsampled):
+    from torchvision.models.resnet import Bottleneck as TorchvisionBottleneck
+
+    in_channels = 16 if downsampled else 32
+
+    def block(kind):
+        torch.manual_seed(0)
+        downsample = torch.nn.Sequential(torch.nn.Conv2d(in_channels, 32, 1, stride=stride, bias=False),
+                                         torch.nn.BatchNorm2d(32)) if downsampled else None
+        return kind(in_channels, 8, stride, downsample).eval()
+
+    ours, theirs = block(models.Bottleneck), block(TorchvisionBottleneck)
+    assert ours.state_dict().keys() == theirs.state_dict().keys()
+    for key, value in theirs.state_dict().items():
+        assert torch.equal(ours.state_dict()[key], value), key
+    x = torch.randn(2, in_channels, 12, 12)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+
+
 def test_adl_is_identity_in_eval_mode():
     adl = ADL(drop_rate=1.0, threshold=0.5).eval()
     x = torch.rand(2, 3, 5, 5)
