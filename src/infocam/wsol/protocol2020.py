@@ -122,16 +122,17 @@ def _loader(prepared_dir, splits, settings):
 
 
 @torch.no_grad()
-def _raw_maps(model, images, labels, region, settings, methods, family_maps):
+def _raw_maps(model, forward, images, labels, region, settings, methods, family_maps):
     """{method: (B, h, w) float64 array} of the headline methods at region R and, for R = 1, the
-    family members (`family_maps`, a FamilyMaps of this model)."""
-    features, logits = model.features_and_logits(images)
+    family members (`family_maps`, a FamilyMaps of this model); `forward` is the batch's
+    (features, logits), one forward pass for every region."""
+    features, logits = forward
     cams = compute_cams(features.float(), model.classifier.weight.detach().float(), logits.float(), labels,
                         region, settings.region_geometry)
     maps = {name: cams[name].cpu().double().numpy() for name in methods if name in cams}
     if any(by_name(name).family for name in methods):
         maps |= family_maps(images, labels)
-    return maps, logits.argmax(dim=1).cpu().numpy()
+    return maps
 
 
 def score_settings(model, prepared_dir, splits, settings, wanted):
@@ -150,9 +151,12 @@ def score_settings(model, prepared_dir, splits, settings, wanted):
         start += len(labels)
         gts = [gt_boxes_on_canvas(boxes[str(row.image_id)], row, settings.resize, settings.crop)
                for row in batch_rows]
+        with torch.no_grad():
+            forward = model.features_and_logits(images)
+        top1 = forward[1].argmax(dim=1).cpu().numpy()
         for region in regions:
             methods = {s.method for s in wanted if (s.region or 1) == region}
-            maps, top1 = _raw_maps(model, images, labels, region, settings, methods, family_maps)
+            maps = _raw_maps(model, forward, images, labels, region, settings, methods, family_maps)
             for setting in (s for s in wanted if (s.region or 1) == region):
                 for score_map, gt in zip(maps[setting.method], gts):
                     if len(gt):
