@@ -27,12 +27,3 @@ def tiny_run(tmp_path_factory, worker_id):
         shared = shared.parent  # each worker's folder sits in the session's
     with FileLock(shared / "tiny-run.lock"):
         return build(shared / "tiny-run")
-
-
-def pytest_collection_modifyitems(items):
-    """test_workflow.py first (its whole-run test at its head) and the provenance tests last, so that
-    under pytest-xdist (a file per worker) one worker starts the whole run at once and the other
-    works through the rest of the suite first. The other still waited on the lock at the last
-    measurement (benchmarks/README.md): its share of the suite is shorter than the run."""
-    order = {"test_workflow.py": 0, "test_audit.py": 2}
-    items.sort(key=lambda item: (order.get(item.path.name, 1), "tiny_run" not in item.fixturenames))
