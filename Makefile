@@ -10,12 +10,19 @@ export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: tables test test-slurm paper-smoke lint report tables-from-checkpoints lock clean-results
 
-# The venv is rebuilt when the lock file changes. pip's per-location warnings about the
-# machine's local package indexes are filtered out; real errors still fail the target.
+# The venv is rebuilt when the lock file changes. uv installs the lock: the same pinned files
+# as pip, unpacked in parallel and byte-compiled on every core (about 3 times faster than pip
+# here: benchmarks/README.md), taken from the package sources pip is configured with
+# (scripts/pip_sources.py) and, like pip, the best match among them. pip's per-location
+# warnings about the machine's local package indexes are filtered out; real errors still fail.
+UV_VERSION := 0.13.9
+UV_INSTALL = $(BIN)/uv pip install -q --python $(BIN)/python --index-strategy unsafe-best-match \
+	$$($(BIN)/python scripts/pip_sources.py)
 $(STAMP): envs/requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	set -o pipefail; $(BIN)/pip install -q -r envs/requirements.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
-	set -o pipefail; $(BIN)/pip install -q --no-deps -e . 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	set -o pipefail; $(BIN)/pip install -q uv==$(UV_VERSION) 2>&1 | { grep -v "is ignored: it is neither" || true; }
+	$(UV_INSTALL) --compile-bytecode -r envs/requirements.lock
+	$(UV_INSTALL) --no-deps -e .
 	touch $(STAMP)
 
 # CONFIGFILES="config/paper.yaml overlay.yaml": run with these config files instead of the default,

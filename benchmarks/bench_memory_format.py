@@ -11,10 +11,10 @@ config/config.yaml turns training.channels_last on because of this table.
 """
 
 import argparse
-import time
 
 import torch
 
+from bench_methods import best_time
 from infocam.wsol.models import build_model
 
 BACKBONES = {"vgg16": 8, "resnet50": 16}  # output stride, as config/config.yaml
@@ -22,14 +22,9 @@ FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channel
 CLASSES = 8
 
 
-def best_time(step, repeats):
+def warm_best_time(step, repeats):
     step()  # warm-up: the first call picks the kernels
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - started)
-    return min(times)
+    return best_time(step, repeats)
 
 
 def network(backbone, memory_format):
@@ -48,7 +43,7 @@ def training_step_time(backbone, memory_format, crop, repeats):
         torch.nn.functional.cross_entropy(model(images), labels).backward()
         optimizer.step()
 
-    return best_time(step, repeats)
+    return warm_best_time(step, repeats)
 
 
 def forward_time(backbone, memory_format, repeats):
@@ -59,7 +54,7 @@ def forward_time(backbone, memory_format, repeats):
     def step():
         model.features_and_logits(images)
 
-    return best_time(step, repeats)
+    return warm_best_time(step, repeats)
 
 
 def main():

@@ -1,7 +1,9 @@
 """Packaging: the dependency ranges, the pinned lock and the conda environment agree; what the
 repository tracks and the package ships."""
 
+import os
 import subprocess
+import sys
 import tomllib
 from collections import Counter
 
@@ -69,3 +71,16 @@ def test_the_package_ships_the_schema_and_published_numbers_as_links_to_the_work
         assert shipped.is_symlink() and shipped.resolve() == (ROOT / owner / name).resolve()
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "resources/*.yaml" in project["tool"]["setuptools"]["package-data"]["infocam"]
+
+
+def test_uv_is_given_the_package_sources_pip_is_configured_with(tmp_path):
+    config = tmp_path / "pip.conf"
+    config.write_text("[global]\nextra-index-url = file:///mirror/a/simple file:///mirror/b/simple\n")
+    env = {name: value for name, value in os.environ.items() if not name.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=str(config), PIP_FIND_LINKS="/local/wheels")
+    printed = subprocess.run([sys.executable, str(ROOT / "scripts" / "pip_sources.py")], env=env,
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+    for line in ("--extra-index-url file:///mirror/a/simple", "--extra-index-url file:///mirror/b/simple",
+                 "--find-links /local/wheels"):
+        assert line in printed
+    assert len(printed) == len(set(printed))

@@ -70,9 +70,8 @@ def paired_max_accuracy_interval(a_groups, b_groups, resamples=RESAMPLES, level=
 def _resample_counts(rng, n_items, resamples):
     """(resamples, n_items): how often each item is drawn in each resample."""
     picks = rng.integers(0, n_items, size=(resamples, n_items))
-    counts = np.zeros((resamples, n_items))
-    np.add.at(counts, (np.arange(resamples)[:, None], picks), 1)
-    return counts
+    cells = (np.arange(resamples)[:, None] * n_items + picks).ravel()  # one bin per (resample, item)
+    return np.bincount(cells, minlength=resamples * n_items).reshape(resamples, n_items).astype(np.float64)
 
 
 def _max_accuracy(counts, hits):
