@@ -241,7 +241,8 @@ def _normalised(best, settings, every=True):
 
 
 def _normalisation_choices(best, scored, settings, every):
-    """{normalisation: {percentile, tau, maxboxacc_v2}} for the chosen checkpoint and R, plus both."""
+    """The chosen checkpoint's epoch and R, and per normalisation of `_normalised` the best-scoring
+    {percentile, maxboxacc_v2, tau} (IVR: its best percentile)."""
     by_normalisation = {}
     for setting in _normalised(best, settings, every):
         score, tau = scored[setting]
