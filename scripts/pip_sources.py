@@ -22,11 +22,8 @@ def configured_sources(listing):
 def main():
     listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True,
                              check=True).stdout
-    seen = []
-    for pair in configured_sources(listing):
-        if pair not in seen:
-            seen.append(pair)
-            print(*pair)
+    for option, source in dict.fromkeys(configured_sources(listing)):  # each once, in pip's order
+        print(option, source)
 
 
 if __name__ == "__main__":

@@ -11,9 +11,8 @@ whether each map's peak lies on the head, the class's most discriminative part.
 Each method's maps go through the evaluators of EVALUATORS, one interface in the reference
 evaluator's spirit: made with the settings and the method's name, `add` one normalised map with
 the image's GT and part boxes on the canvas, which returns that image's record fields, then
-`results` for the summary. With
-several threads the methods' maps of a batch are scored side by side, one method per thread
-at a time, so each evaluator still sees its images in order.
+`results` for the summary. With several threads the methods' maps of a batch are scored side by
+side, one method per thread at a time, so each evaluator still sees its images in order.
 """
 
 import json
