@@ -44,6 +44,14 @@ def test_mcnemar_is_the_exact_binomial_test_on_the_discordant_pairs():
     assert mcnemar_exact(a, b) == pytest.approx(2 * (1 + 11 + 55) / 2 ** 11)
 
 
+@pytest.mark.parametrize("only_a, only_b", [(0, 1), (3, 3), (1, 0), (40, 61), (1200, 1310), (2900, 3100)])
+def test_mcnemar_matches_scipys_binomial_test_up_to_thousands_of_discordant_pairs(only_a, only_b):
+    a = np.array([1] * only_a + [0] * only_b + [1] * 7, dtype=bool)
+    b = np.array([0] * only_a + [1] * only_b + [1] * 7, dtype=bool)
+    expected = binomtest(min(only_a, only_b), only_a + only_b, 0.5).pvalue
+    assert mcnemar_exact(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-300)
+
+
 def test_a_paired_difference_interval_excludes_zero_for_a_clear_gain():
     rng = np.random.default_rng(5)
     b = rng.integers(0, 2, 300)

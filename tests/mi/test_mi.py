@@ -2,6 +2,7 @@
 
 import json
 import math
+import subprocess
 
 import numpy as np
 import pandas as pd
@@ -276,3 +277,22 @@ def test_cli_reports_bad_counts_in_one_line(tmp_path, capsys):
     assert status == 1
     assert "one count per mean" in capsys.readouterr().err
     assert not (tmp_path / "x.csv").exists()
+
+
+def test_the_command_as_a_job_runs_it_leaves_its_whole_log_output_and_exit_status(tmp_path):
+    """`infocam` ends with os._exit (cli.run): what the verbs print to a log file must still be flushed."""
+    settings = json.dumps({"counts": [30, 30], "offsets": [-2, 2], "estimators": ["softmax", "jsd"], "seeds": [0],
+                           "hidden": [8], "epochs": 1, "batch_size": 16, "lr": 0.01, "mc_samples": 2000})
+    out, csv, md, log = tmp_path / "b-d1.csv", tmp_path / "mi.csv", tmp_path / "mi.md", tmp_path / "job.log"
+    with log.open("w") as handle:
+        for verb in (["mi-estimate", "--setting", "balanced", "--dim", "1", "--settings", settings, "--out", str(out)],
+                     ["mi-table", "--published", str(PUBLISHED), "--csv", str(csv), "--md", str(md), str(out)]):
+            assert subprocess.run(["infocam", *verb], stdout=handle, stderr=subprocess.STDOUT).returncode == 0
+    assert len(pd.read_csv(out)) == 2
+    assert "balanced d=1 jsd seed 0:" in log.read_text()
+    assert log.read_text().endswith(md.read_text() + "\n")  # mi-table prints the table last, unflushed
+    bad = json.loads(settings) | {"offsets": [0, 1, 2]}
+    failed = subprocess.run(["infocam", "mi-estimate", "--setting", "x", "--dim", "1", "--settings", json.dumps(bad),
+                             "--out", str(tmp_path / "x.csv")], capture_output=True, text=True)
+    assert failed.returncode == 1
+    assert failed.stderr.startswith("infocam mi-estimate: error:") and "one count per mean" in failed.stderr

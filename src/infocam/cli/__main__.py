@@ -2,6 +2,6 @@
 
 import sys
 
-from infocam.cli import main
+from infocam.cli import run
 
-sys.exit(main())
+sys.exit(run())
