@@ -6,6 +6,9 @@ The networks of the default config (width 0.125, VGG16-GAP at output stride 8 an
 at (112: CUB; 64: Tiny-ImageNet and pretraining), and the evaluation's forward pass
 (features_and_logits, no gradient) on a batch of 64 at 112. Best of --repeats runs.
 config/config.yaml turns training.channels_last on because of this table.
+Then the digit experiments' networks, as config/config.yaml trains them: LeNet on imbalanced
+MNIST (28x28 grey, batch 64) and CUB (32x32 RGB, batch 32) with SGD, DigitGAPNet (width 16) on
+28x56 double-digit canvases (batch 64) with Adam; infocam.digits trains both channels-last.
 
     .venv/bin/python benchmarks/bench_memory_format.py [--repeats 5]
 """
@@ -15,6 +18,7 @@ import argparse
 import torch
 
 from bench_methods import best_time
+from infocam.digits.common import DigitGAPNet, LeNet
 from infocam.wsol.models import build_model
 
 BACKBONES = {"vgg16": 8, "resnet50": 16}  # output stride, as config/config.yaml
@@ -57,6 +61,42 @@ def forward_time(backbone, memory_format, repeats):
     return warm_best_time(step, repeats)
 
 
+def digit_step_time(make_model, images, targets, loss, optimizer, memory_format, repeats):
+    torch.manual_seed(0)
+    model = make_model().to(memory_format=memory_format).train()
+    images = images.contiguous(memory_format=memory_format)
+    optimizer = optimizer(model.parameters())
+
+    def step():
+        optimizer.zero_grad()
+        loss(model(images), targets).backward()
+        optimizer.step()
+
+    return warm_best_time(step, repeats)
+
+
+def digit_passes(repeats):
+    """{name: seconds per training step for a memory format} for the digit experiments' networks."""
+    torch.manual_seed(0)
+    sgd = lambda parameters: torch.optim.SGD(parameters, lr=0.02, momentum=0.9)
+    adam = lambda parameters: torch.optim.Adam(parameters, lr=0.003)
+    cross_entropy, bce = torch.nn.functional.cross_entropy, torch.nn.functional.binary_cross_entropy_with_logits
+    cases = {
+        "LeNet, MNIST 28x28, batch 64": (lambda: LeNet(10), torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)),
+                                         cross_entropy, sgd),
+        "LeNet, CUB 32x32 RGB, batch 32": (lambda: LeNet(10, 3, 32), torch.randn(32, 3, 32, 32),
+                                           torch.randint(0, 10, (32,)), cross_entropy, sgd),
+        "DigitGAPNet, 28x56, batch 64": (lambda: DigitGAPNet(width=16), torch.randn(64, 1, 28, 56),
+                                         torch.randint(0, 2, (64, 10)).float(), bce, adam),
+    }
+    return {name: lambda fmt, case=case: digit_step_time(*case, fmt, repeats) for name, case in cases.items()}
+
+
+def print_row(name, network_name, timed):
+    plain, last = (timed(memory_format) for memory_format in FORMATS.values())
+    print(f"| {name} | {network_name} | {plain:.3f} | {last:.3f} | {100 * (1 - last / plain):.0f} % |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
@@ -69,8 +109,10 @@ def main():
             backbone, fmt, crop, args.repeats) for crop in (112, 64)}
         passes["evaluation forward, batch 64 at 112"] = lambda fmt: forward_time(backbone, fmt, args.repeats)
         for name, timed in passes.items():
-            plain, last = (timed(memory_format) for memory_format in FORMATS.values())
-            print(f"| {name} | {backbone} | {plain:.3f} | {last:.3f} | {100 * (1 - last / plain):.0f} % |")
+            print_row(name, backbone, timed)
+    for name, timed in digit_passes(args.repeats).items():
+        network_name, case = name.split(", ", 1)
+        print_row(f"training step, {case}", network_name, timed)
 
 
 if __name__ == "__main__":

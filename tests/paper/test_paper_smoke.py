@@ -66,7 +66,7 @@ def test_every_cell_trains_the_full_width_network_with_the_papers_sgd(rehearsal)
         assert settings["channels_last"] and checkpoint["decoded_cache"] == f"data/decoded/{dataset}"
         assert settings["lr"] == PAPER_LR[cell.split("-")[0]]
         assert (settings["resize"], settings["crop"]) == ((256, 224) if dataset == "cub" else (64, 64))
-        assert len(checkpoint["classes"]) == 32
+        assert len(checkpoint["classes"]) == 16
 
 
 @pytest.mark.slow
@@ -100,7 +100,7 @@ def test_maps_are_the_papers_14x14_and_4x4_and_every_table_is_filled(rehearsal):
         for cell in CELLS:
             summary = json.loads((workdir / "results" / "eval" / dataset / cell / "summary.json").read_text())
             assert summary["map_size"] == size, (dataset, cell)
-            assert summary["n_test"] == 32
+            assert summary["n_test"] == 16
     for name in WSOL_TABLES:
         table = pd.read_csv(workdir / "results" / f"{name}.csv")
         measured = table[[column for column in table if not column.startswith("paper_")]]  # published: may be blank

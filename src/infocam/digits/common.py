@@ -158,13 +158,15 @@ def make_double_digits(images, labels, count, seed, p_present=0.7):
 
 
 def to_tensor(images):
-    """uint8 images (N, H, W) or (N, H, W, C) -> float tensor (N, C, H, W) in [-0.5, 0.5]."""
+    """uint8 images (N, H, W) or (N, H, W, C) -> float tensor (N, C, H, W) in [-0.5, 0.5], stored
+    channels-last as the networks are trained: on one CPU thread their training steps take 10-20 % less
+    time than with contiguous tensors (benchmarks/bench_memory_format.py)."""
     array = np.asarray(images, dtype=np.float32) / 255 - 0.5
     if array.ndim == 3:
         array = array[:, None]
     else:
         array = array.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(array))
+    return torch.from_numpy(np.ascontiguousarray(array)).contiguous(memory_format=torch.channels_last)
 
 
 class LeNet(nn.Module):

@@ -65,7 +65,7 @@ def train_multilabel(loss, train, settings, seed):
     x, y = to_tensor(train.images), torch.from_numpy(train.labels)
     priors = y.mean(dim=0).clamp(1e-6, 1 - 1e-6)
     torch.manual_seed(seed)
-    model = DigitGAPNet(width=settings.width)
+    model = DigitGAPNet(width=settings.width).to(memory_format=torch.channels_last)
     optimiser = torch.optim.Adam(model.parameters(), lr=settings.lr)
     batches = torch.Generator().manual_seed(seed)
     model.train()

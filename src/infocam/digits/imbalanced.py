@@ -127,6 +127,7 @@ def train_classifier(loss, train, num_classes, training, seed):
     x, y = to_tensor(train.images), torch.from_numpy(np.array(train.labels, dtype=np.int64))
     torch.manual_seed(seed)
     model = LeNet(num_classes, in_channels=x.shape[1], image_size=x.shape[-1], dropmax=loss == "dropmax")
+    model = model.to(memory_format=torch.channels_last)
     optimiser = torch.optim.SGD(model.parameters(), lr=training.lr, momentum=training.momentum)
     priors = class_priors(train.labels, num_classes)
     batches = torch.Generator().manual_seed(seed)
