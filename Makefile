@@ -35,14 +35,14 @@ tables: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIGFILES),--configfile $(CONFIGFILES))
 
 # The unit and workflow tests (paper-smoke among them), one pytest worker per core, a test file
-# per worker; beside them the SLURM integration test, which mostly waits on the scheduler (about
+# per worker, in the order tests/conftest.py gives them; beside them the SLURM integration test, which mostly waits on the scheduler (about
 # 50 CPU-seconds in 3 minutes), with its own temporary folder; its output follows the main run's.
 # It is skipped, saying why, where it cannot run: not root, or no slurm-wlm and no apt-get.
 test: $(STAMP)
 	@slurm_dir=$$(mktemp -d); \
 	$(BIN)/python -m pytest -q -rs -p no:cacheprovider --basetemp=$$slurm_dir/tmp tests/slurm \
 	    > $$slurm_dir/log 2>&1 & slurm_pid=$$!; \
-	$(BIN)/python -m pytest -q -n $(CORES) --dist loadfile; unit_status=$$?; \
+	$(BIN)/python -m pytest -q -n $(CORES) --dist loadfile --no-loadscope-reorder; unit_status=$$?; \
 	wait $$slurm_pid; slurm_status=$$?; \
 	echo "--- tests/slurm (run beside the suite above)"; cat $$slurm_dir/log; rm -rf $$slurm_dir; \
 	test $$unit_status -eq 0 -a $$slurm_status -eq 0

@@ -27,3 +27,13 @@ def tiny_run(tmp_path_factory, worker_id):
         shared = shared.parent  # each worker's folder sits in the session's
     with FileLock(shared / "tiny-run.lock"):
         return build(shared / "tiny-run")
+
+
+def pytest_collection_modifyitems(items):
+    """test_workflow.py first (its whole-run test at its head), then the unit tests, the dress
+    rehearsal and the provenance tests last. `make test` keeps this order for pytest-xdist's file
+    scheduling (--no-loadscope-reorder; by default it starts with the files that hold the most
+    tests), so that one worker builds the whole run while the other works through the unit tests
+    instead of waiting for it."""
+    order = {"test_workflow.py": 0, "test_paper_smoke.py": 2, "test_audit.py": 3}
+    items.sort(key=lambda item: (order.get(item.path.name, 1), "tiny_run" not in item.fixturenames))
