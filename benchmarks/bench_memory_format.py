@@ -14,6 +14,7 @@ MNIST (28x28 grey, batch 64) and CUB (32x32 RGB, batch 32) with SGD, DigitGAPNet
 """
 
 import argparse
+from functools import partial
 
 import torch
 
@@ -78,8 +79,8 @@ def digit_step_time(make_model, images, targets, loss, optimizer, memory_format,
 def digit_passes(repeats):
     """{name: seconds per training step for a memory format} for the digit experiments' networks."""
     torch.manual_seed(0)
-    sgd = lambda parameters: torch.optim.SGD(parameters, lr=0.02, momentum=0.9)
-    adam = lambda parameters: torch.optim.Adam(parameters, lr=0.003)
+    sgd = partial(torch.optim.SGD, lr=0.02, momentum=0.9)
+    adam = partial(torch.optim.Adam, lr=0.003)
     cross_entropy, bce = torch.nn.functional.cross_entropy, torch.nn.functional.binary_cross_entropy_with_logits
     cases = {
         "LeNet, MNIST 28x28, batch 64": (lambda: LeNet(10), torch.randn(64, 1, 28, 28), torch.randint(0, 10, (64,)),
