@@ -35,8 +35,9 @@ tables: $(STAMP)
 	$(BIN)/snakemake --cores $(CORES) $(if $(CONFIGFILES),--configfile $(CONFIGFILES))
 
 # The unit and workflow tests (paper-smoke among them), one pytest worker per core, a test file
-# per worker, in the order tests/conftest.py gives them; beside them the SLURM integration test, which mostly waits on the scheduler (about
-# 50 CPU-seconds in 3 minutes), with its own temporary folder; its output follows the main run's.
+# per worker, in the order tests/conftest.py gives them; beside them the SLURM integration test,
+# which mostly waits on the scheduler (about 50 CPU-seconds in 3 minutes), with its own temporary
+# folder; its output follows the main run's.
 # It is skipped, saying why, where it cannot run: not root, or no slurm-wlm and no apt-get.
 test: $(STAMP)
 	@slurm_dir=$$(mktemp -d); \

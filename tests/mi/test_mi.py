@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import subprocess
 
 import numpy as np
@@ -284,10 +285,12 @@ def test_the_command_as_a_job_runs_it_leaves_its_whole_log_output_and_exit_statu
     settings = json.dumps({"counts": [30, 30], "offsets": [-2, 2], "estimators": ["softmax", "jsd"], "seeds": [0],
                            "hidden": [8], "epochs": 1, "batch_size": 16, "lr": 0.01, "mc_samples": 2000})
     out, csv, md, log = tmp_path / "b-d1.csv", tmp_path / "mi.csv", tmp_path / "mi.md", tmp_path / "job.log"
+    buffered = {name: value for name, value in os.environ.items() if name != "PYTHONUNBUFFERED"}
     with log.open("w") as handle:
         for verb in (["mi-estimate", "--setting", "balanced", "--dim", "1", "--settings", settings, "--out", str(out)],
                      ["mi-table", "--published", str(PUBLISHED), "--csv", str(csv), "--md", str(md), str(out)]):
-            assert subprocess.run(["infocam", *verb], stdout=handle, stderr=subprocess.STDOUT).returncode == 0
+            done = subprocess.run(["infocam", *verb], stdout=handle, stderr=subprocess.STDOUT, env=buffered)
+            assert done.returncode == 0
     assert len(pd.read_csv(out)) == 2
     assert "balanced d=1 jsd seed 0:" in log.read_text()
     assert log.read_text().endswith(md.read_text() + "\n")  # mi-table prints the table last, unflushed
